@@ -102,7 +102,7 @@ class Ledger(Protocol):
     async def entries(
         self, user_id: str, *, limit: int, cursor: str | None = None
     ) -> tuple[list[Entry], str | None]:
-        """Return up to ``limit`` entries, newest first, and the cursor of the next page.
+        """Return up to ``limit`` entries, newest first, and the next page's cursor.
 
         Raises:
             ValidationFailed: on field ``cursor`` when it is not one this ledger made.

@@ -25,7 +25,8 @@ from nerava.ports.events import OutboxRecord
 
 __all__ = ["MemoryDatabase", "MemoryUnitOfWork"]
 
-Undo = Callable[[], None]
+Undo = Callable[[], object]
+UndoLog = list[Undo]
 
 
 @dataclass
@@ -44,7 +45,7 @@ class _State:
     api_keys: dict[str, ApiKey] = field(default_factory=dict)
 
 
-def _set(mapping: dict, key: object, value: object, undo: list[Undo]) -> None:  # type: ignore[type-arg]
+def _set(mapping: dict, key: object, value: object, undo: UndoLog) -> None:  # type: ignore[type-arg]
     if key in mapping:
         old = mapping[key]
         undo.append(lambda: mapping.__setitem__(key, old))
@@ -53,7 +54,7 @@ def _set(mapping: dict, key: object, value: object, undo: list[Undo]) -> None:  
     mapping[key] = value
 
 
-def _pop(mapping: dict, key: object, undo: list[Undo]) -> None:  # type: ignore[type-arg]
+def _pop(mapping: dict, key: object, undo: UndoLog) -> None:  # type: ignore[type-arg]
     if key in mapping:
         old = mapping.pop(key)
         undo.append(lambda: mapping.__setitem__(key, old))
@@ -98,7 +99,7 @@ class _Part:
     def _s(self) -> _State:
         return self._uow.state
 
-    def _undo(self) -> list[Undo]:
+    def _undo(self) -> UndoLog:
         return self._uow.writable_undo()
 
 
@@ -134,7 +135,7 @@ class MemoryWindowCatalog(_Part):
         """Return the catalog's version."""
         return self._s.catalog_version
 
-    def _bump(self, undo: list[Undo]) -> None:
+    def _bump(self, undo: UndoLog) -> None:
         old = self._s.catalog_version
         self._s.catalog_version = old + 1
         undo.append(lambda: setattr(self._s, "catalog_version", old))
@@ -166,9 +167,9 @@ class MemorySessionRepository(_Part):
         """Store a session's new state."""
         undo = self._undo()
         _set(self._s.sessions, session.session_id, session, undo)
-        if session.state is not SessionState.ACTIVE:
-            if self._s.active_by_user.get(session.user_id) == session.session_id:
-                _pop(self._s.active_by_user, session.user_id, undo)
+        holder = self._s.active_by_user.get(session.user_id)
+        if session.state is not SessionState.ACTIVE and holder == session.session_id:
+            _pop(self._s.active_by_user, session.user_id, undo)
 
 
 class MemoryLedger(_Part):
@@ -401,7 +402,7 @@ class MemoryUnitOfWork:
     def __init__(self, state: _State, write_lock: asyncio.Lock | None) -> None:
         self.state = state
         self._lock = write_lock
-        self._undo: list[Undo] = []
+        self._undo: UndoLog = []
         self._entered = False
         self.windows = MemoryWindowCatalog(self)
         self.sessions = MemorySessionRepository(self)
@@ -411,7 +412,7 @@ class MemoryUnitOfWork:
         self.idempotency = MemoryIdempotencyStore(self)
         self.api_keys = MemoryApiKeys(self)
 
-    def writable_undo(self) -> list[Undo]:
+    def writable_undo(self) -> UndoLog:
         """Return the undo log, refusing writes outside a write transaction."""
         if self._lock is None or not self._entered:
             raise RuntimeError("write outside a write unit of work")
