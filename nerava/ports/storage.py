@@ -96,6 +96,10 @@ class Ledger(Protocol):
     async def append(self, entry: Entry) -> bool:
         """Append an entry; return False, writing nothing, when the session already
         has a ``charge_reward``.
+
+        Raises:
+            InsufficientFunds: the entry would take the balance below zero;
+                nothing is written.
         """
         ...
 
@@ -118,7 +122,7 @@ class PendingCredits(Protocol):
     """Rewards accepted at a stop and waiting to be credited (async mode)."""
 
     async def add(self, credit: PendingCredit) -> None:
-        """Queue a credit; one per session."""
+        """Queue a credit; one per session: a second one is ignored."""
         ...
 
     async def due(self, now: datetime, limit: int) -> list[PendingCredit]:

@@ -16,7 +16,7 @@ from types import TracebackType
 from typing import Self
 
 from nerava.domain.access import ApiKey, IdempotencyRecord, StoredResponse
-from nerava.domain.errors import ValidationFailed
+from nerava.domain.errors import InsufficientFunds, ValidationFailed
 from nerava.domain.events import DomainEvent
 from nerava.domain.sessions import Session, SessionState
 from nerava.domain.wallet import Entry, EntryKind, PendingCredit
@@ -184,9 +184,16 @@ class MemoryLedger(_Part):
         return self._s.balances.get(user_id, 0)
 
     async def append(self, entry: Entry) -> bool:
-        """Append an entry unless it would credit a session twice."""
+        """Append an entry unless it would credit a session twice.
+
+        Raises:
+            InsufficientFunds: the entry would take the balance below zero.
+        """
         undo = self._undo()
         state = self._s
+        balance = state.balances.get(entry.user_id, 0)
+        if balance + entry.amount_cents < 0:
+            raise InsufficientFunds(entry.user_id, balance, -entry.amount_cents)
         if entry.kind is EntryKind.CHARGE_REWARD:
             if entry.session_id in state.rewards_by_session:
                 return False
@@ -208,7 +215,7 @@ class MemoryLedger(_Part):
         positions = self._s.entry_positions_by_user.get(user_id, [])
         end = len(positions)
         if cursor is not None:
-            if not cursor.isdigit() or len(cursor) > 18:
+            if not (cursor.isascii() and cursor.isdigit()) or len(cursor) > 18:
                 raise ValidationFailed.on("cursor", "is not a cursor of this wallet")
             end = bisect.bisect_left(positions, int(cursor))
         start = max(0, end - limit)
@@ -226,8 +233,10 @@ class MemoryPendingCredits(_Part):
     """Pending credits in memory."""
 
     async def add(self, credit: PendingCredit) -> None:
-        """Queue a credit."""
-        _set(self._s.credits, credit.session_id, credit, self._undo())
+        """Queue a credit; a second one for the same session is ignored."""
+        undo = self._undo()
+        if credit.session_id not in self._s.credits:
+            _set(self._s.credits, credit.session_id, credit, undo)
 
     async def due(self, now: datetime, limit: int) -> list[PendingCredit]:
         """Return due credits, oldest first."""

@@ -1,0 +1,344 @@
+"""The PostgreSQL database: a psycopg connection pool, units of work, migrations.
+
+Each unit of work takes a pooled connection for its life and runs one READ
+COMMITTED transaction on it (``READ ONLY`` when asked). A server that is
+down or slow, or a pool with no free connection in time, surfaces as
+``DependencyUnavailable``; every statement has a server-side timeout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+from collections.abc import Iterator, Sequence
+from types import TracebackType
+from typing import LiteralString, Self
+
+import psycopg
+from psycopg import AsyncConnection, IsolationLevel
+from psycopg.abc import Buffer, Params
+from psycopg.adapt import Loader
+from psycopg.pq import TransactionStatus
+from psycopg_pool import AsyncConnectionPool
+
+from nerava.adapters.migrations import Migration, load_migrations, pending_migrations
+from nerava.adapters.postgres.access import PostgresApiKeys, PostgresIdempotencyStore
+from nerava.adapters.postgres.outbox import PostgresOutbox
+from nerava.adapters.postgres.sessions import PostgresSessionRepository
+from nerava.adapters.postgres.transaction import Row
+from nerava.adapters.postgres.wallet import PostgresLedger, PostgresPendingCredits
+from nerava.adapters.postgres.windows import PostgresWindowCatalog
+from nerava.domain.errors import DependencyUnavailable
+
+__all__ = ["PostgresDatabase", "PostgresUnitOfWork", "apply_migrations"]
+
+logger = logging.getLogger(__name__)
+
+MIGRATIONS_PACKAGE = "nerava.adapters.postgres"
+# Every migrator takes this transaction-level lock, so they run one at a time.
+MIGRATION_LOCK = "SELECT pg_advisory_xact_lock(hashtext('nerava schema migrations'))"
+
+Connection = AsyncConnection[Row]
+
+
+class _JsonText(Loader):
+    """Hand jsonb over as text, for msgspec to decode into the right type."""
+
+    def load(self, data: Buffer) -> str:
+        return bytes(data).decode()
+
+
+@contextlib.contextmanager
+def _unavailable_as_dependency() -> Iterator[None]:
+    try:
+        yield
+    except psycopg.OperationalError as exc:
+        # Covers refused and lost connections, pool timeouts, statement
+        # timeouts, deadlocks and server shutdowns; not errors in our SQL.
+        raise DependencyUnavailable(f"postgres failed: {exc}") from exc
+
+
+async def _applied_names(conn: Connection) -> set[str]:
+    cursor = await conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL")
+    row = await cursor.fetchone()
+    if row is None or not row[0]:
+        return set()
+    cursor = await conn.execute("SELECT name FROM schema_migrations")
+    return {r[0] for r in await cursor.fetchall()}
+
+
+class PostgresUnitOfWork:
+    """One transaction on a pooled connection, held from enter to exit."""
+
+    def __init__(self, database: PostgresDatabase, *, readonly: bool) -> None:
+        self._database = database
+        self._readonly = readonly
+        self._conn: Connection | None = None
+        self.windows = PostgresWindowCatalog(self)
+        self.sessions = PostgresSessionRepository(self)
+        self.ledger = PostgresLedger(self)
+        self.credits = PostgresPendingCredits(self)
+        self.outbox = PostgresOutbox(self)
+        self.idempotency = PostgresIdempotencyStore(self)
+        self.api_keys = PostgresApiKeys(self)
+
+    async def __aenter__(self) -> Self:
+        """Take a connection from the pool; the transaction begins with a statement."""
+        self._conn = await self._database.acquire(readonly=self._readonly)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Roll back what was not committed and give the connection back."""
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        self.ledger.forget_balances()
+        try:
+            if conn.info.transaction_status != TransactionStatus.IDLE:
+                await conn.rollback()
+        except psycopg.Error:
+            # The server ends the transaction of a lost connection itself;
+            # the pool throws such a connection away.
+            logger.warning("postgres rollback failed", exc_info=True)
+        finally:
+            await self._database.release(conn)
+
+    async def commit(self) -> None:
+        """Make every change so far durable, at once."""
+        # A connection lost during COMMIT leaves its outcome unknown to us;
+        # idempotency keys let the client repeat the request safely.
+        self.ledger.forget_balances()
+        with _unavailable_as_dependency():
+            await self._active().commit()
+
+    async def fetch_one(
+        self, query: LiteralString, params: Params = (), *, write: bool = False
+    ) -> Row | None:
+        """Run a statement and return its first row, or None."""
+        conn = self._writable() if write else self._active()
+        with _unavailable_as_dependency():
+            cursor = await conn.execute(query, params)
+            return await cursor.fetchone()
+
+    async def fetch_all(self, query: LiteralString, params: Params = ()) -> list[Row]:
+        """Run a query and return every row."""
+        with _unavailable_as_dependency():
+            cursor = await self._active().execute(query, params)
+            return await cursor.fetchall()
+
+    async def execute(self, query: LiteralString, params: Params = ()) -> int:
+        """Run a writing statement and return how many rows it touched."""
+        conn = self._writable()
+        with _unavailable_as_dependency():
+            cursor = await conn.execute(query, params)
+            return cursor.rowcount
+
+    async def execute_many(
+        self, query: LiteralString, params: Sequence[Params]
+    ) -> None:
+        """Run a writing statement once per set of parameters, pipelined."""
+        conn = self._writable()
+        with _unavailable_as_dependency():
+            async with conn.cursor() as cursor:
+                await cursor.executemany(query, params)
+
+    @property
+    def readonly(self) -> bool:
+        """Whether the transaction may only read."""
+        return self._readonly
+
+    def _active(self) -> Connection:
+        if self._conn is None:
+            raise RuntimeError("unit of work used outside its 'async with' block")
+        return self._conn
+
+    def _writable(self) -> Connection:
+        if self._readonly:
+            raise RuntimeError("write outside a write unit of work")
+        return self._active()
+
+
+class PostgresDatabase:
+    """A PostgreSQL database behind a psycopg pool.
+
+    Args:
+        url: a libpq connection string or ``postgresql://`` URL.
+        min_size: connections kept open.
+        max_size: connections at most.
+        timeout_s: how long to wait for a connection, from the server or
+            the pool, before ``DependencyUnavailable``.
+        statement_timeout_ms: the server cancels a statement that runs
+            (or waits for a lock) longer than this.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        min_size: int = 1,
+        max_size: int = 10,
+        timeout_s: float = 5.0,
+        statement_timeout_ms: int = 5000,
+    ) -> None:
+        if not 0 <= min_size <= max_size or max_size < 1:
+            raise ValueError("pool sizes must satisfy 0 <= min_size <= max_size >= 1")
+        self.url = url
+        self._min_size = min_size
+        self._max_size = max_size
+        self._timeout_s = timeout_s
+        self._statement_timeout_ms = statement_timeout_ms
+        self._connect_timeout = _whole_seconds(timeout_s)
+        self._pool: AsyncConnectionPool[Connection] | None = None
+
+    async def migrate(self) -> list[str]:
+        """Apply the pending migrations; return the names applied, in order."""
+        return await apply_migrations(
+            self.url, load_migrations(MIGRATIONS_PACKAGE), self._timeout_s
+        )
+
+    async def open(self) -> None:
+        """Open the pool, waiting for its first connections.
+
+        Raises:
+            DependencyUnavailable: the server did not answer within the
+                timeout, or its schema lacks migrations (run ``nerava migrate``).
+        """
+        if self._pool is not None:
+            return
+        pool = AsyncConnectionPool(
+            self.url,
+            kwargs={"autocommit": False, "connect_timeout": self._connect_timeout},
+            min_size=self._min_size,
+            max_size=self._max_size,
+            timeout=self._timeout_s,
+            configure=self._configure,
+            open=False,
+            name="nerava",
+        )
+        try:
+            with _unavailable_as_dependency():
+                await pool.open(wait=True, timeout=self._timeout_s)
+                await self._require_migrated(pool)
+        except BaseException:
+            await pool.close()
+            raise
+        self._pool = pool
+        logger.info(
+            "postgres pool opened with %d to %d connections",
+            self._min_size,
+            self._max_size,
+        )
+
+    async def close(self) -> None:
+        """Close the pool and every connection in it."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
+
+    async def ping(self) -> None:
+        """Raise ``DependencyUnavailable`` unless the server answers a query."""
+        async with self.unit_of_work(readonly=True) as uow:
+            await uow.fetch_one("SELECT 1")
+
+    def unit_of_work(self, *, readonly: bool = False) -> PostgresUnitOfWork:
+        """Return a new unit of work; a read-only one may not write."""
+        return PostgresUnitOfWork(self, readonly=readonly)
+
+    __call__ = unit_of_work
+
+    async def acquire(self, *, readonly: bool) -> Connection:
+        """Take a connection from the pool, set for a read-only or a write unit.
+
+        Raises:
+            DependencyUnavailable: the pool is closed, or no connection came
+                within the timeout.
+        """
+        if self._pool is None:
+            raise DependencyUnavailable("postgres database is not open")
+        with _unavailable_as_dependency():
+            conn = await self._pool.getconn()
+        if conn.read_only != readonly:
+            await conn.set_read_only(readonly)
+        return conn
+
+    async def release(self, conn: Connection) -> None:
+        """Give a connection back to the pool it came from."""
+        pool = self._pool
+        if pool is None:
+            await conn.close()
+        else:
+            await pool.putconn(conn)
+
+    async def _configure(self, conn: Connection) -> None:
+        conn.adapters.register_loader("jsonb", _JsonText)
+        await conn.set_isolation_level(IsolationLevel.READ_COMMITTED)
+        await conn.set_autocommit(True)
+        await conn.execute(
+            "SELECT set_config('TimeZone', 'UTC', false), "
+            "set_config('statement_timeout', %s, false), "
+            "set_config('synchronous_commit', 'on', false)",
+            (str(self._statement_timeout_ms),),
+        )
+        await conn.set_autocommit(False)
+
+    async def _require_migrated(self, pool: AsyncConnectionPool[Connection]) -> None:
+        async with pool.connection() as conn:
+            applied = await _applied_names(conn)
+        missing = pending_migrations(load_migrations(MIGRATIONS_PACKAGE), applied)
+        if missing:
+            names = ", ".join(m.name for m in missing)
+            raise DependencyUnavailable(
+                f"postgres database lacks migrations {names}: run nerava migrate"
+            )
+
+
+def _whole_seconds(timeout_s: float) -> int:
+    # libpq's connect_timeout counts whole seconds and takes less than 2 as 2.
+    return max(2, math.ceil(timeout_s))
+
+
+async def apply_migrations(
+    url: str, migrations: list[Migration], timeout_s: float = 5.0
+) -> list[str]:
+    """Apply the migrations not yet recorded in the database; return their names.
+
+    Each migration runs in a transaction of its own under an advisory lock,
+    so concurrent runners take turns and a failing one leaves no trace.
+
+    Raises:
+        DependencyUnavailable: the server cannot be reached.
+    """
+    with _unavailable_as_dependency():
+        conn = await AsyncConnection.connect(
+            url, autocommit=True, connect_timeout=_whole_seconds(timeout_s)
+        )
+    async with conn:
+        applied: list[str] = []
+        for migration in migrations:
+            with _unavailable_as_dependency():
+                if await _apply_one(conn, migration):
+                    applied.append(migration.name)
+        return applied
+
+
+async def _apply_one(conn: AsyncConnection[Row], migration: Migration) -> bool:
+    async with conn.transaction():
+        await conn.execute(MIGRATION_LOCK)
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            "name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        if migration.name in await _applied_names(conn):
+            return False
+        await conn.execute(migration.sql.encode())
+        await conn.execute(
+            "INSERT INTO schema_migrations (name) VALUES (%s)", (migration.name,)
+        )
+    logger.info("postgres migration %s applied", migration.name)
+    return True

@@ -1,0 +1,45 @@
+"""The event outbox on PostgreSQL, in order of position."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from nerava.adapters.postgres.transaction import Store
+from nerava.adapters.sqlcolumns import decode_event
+from nerava.domain.events import DomainEvent, encode_event
+from nerava.ports.events import OutboxRecord
+
+__all__ = ["PostgresOutbox"]
+
+
+class PostgresOutbox(Store):
+    """Events stored with the change that caused them, in order of position."""
+
+    async def append(self, events: Sequence[DomainEvent]) -> None:
+        """Store events for delivery after commit."""
+        if events:
+            await self._tx.execute_many(
+                "INSERT INTO outbox (event_id, event, created_at) VALUES (%s, %s, %s)",
+                [(e.event_id, encode_event(e).decode(), e.occurred_at) for e in events],
+            )
+
+    async def unpublished(self, limit: int) -> list[OutboxRecord]:
+        """Return up to ``limit`` undelivered events in the order they were stored."""
+        rows = await self._tx.fetch_all(
+            "SELECT position, event, created_at FROM outbox "
+            "WHERE published_at IS NULL ORDER BY position LIMIT %s",
+            (limit,),
+        )
+        return [
+            OutboxRecord(position=r[0], event=decode_event(r[1]), created_at=r[2])
+            for r in rows
+        ]
+
+    async def mark_published(self, positions: Sequence[int], at: datetime) -> None:
+        """Record that these events were delivered."""
+        if positions:
+            await self._tx.execute(
+                "UPDATE outbox SET published_at = %s WHERE position = ANY(%s)",
+                (at, list(positions)),
+            )
