@@ -214,8 +214,9 @@ def compute_reward(
     Args:
         terms: the windows (already limited to the session's hub), the policy
             and the co-fund captured at start.
-        started_at: the start event's instant (UTC).
-        stopped_at: the stop event's instant, not before ``started_at``.
+        started_at: the start event's instant, timezone-aware.
+        stopped_at: the stop event's instant, not before ``started_at``;
+            receipt lines are given in UTC whatever the offsets.
         wh: the energy delivered, in watt-hours.
         meter_values: validated cumulative readings inside the session, in
             time order, non-decreasing and at most ``wh``.

@@ -157,6 +157,28 @@ def test_a_session_with_readings_cut_in_two_earns_within_a_cent_per_line(
     assert abs(difference) <= len(whole.lines)
 
 
+@properties
+@given(charged_sessions(min_length=ONE_SECOND), st.data())
+def test_a_curve_cut_in_two_keeps_the_energy_of_every_period(
+    session: ChargedSession, data: st.DataObject
+) -> None:
+    span = (session.stopped_at - session.started_at) // MICROSECOND
+    cut = data.draw(st.integers(1, span - 1))
+    early = sorted(data.draw(st.lists(st.integers(0, cut), min_size=2, max_size=2)))
+    late = sorted(data.draw(st.lists(st.integers(cut, span), min_size=2, max_size=2)))
+    curve = EnergyCurve.of_session(*session)
+
+    def instant(offset: int) -> datetime:
+        return session.started_at + offset * MICROSECOND
+
+    before, after = curve.split(instant(cut))
+
+    assert before.total + after.total == session.wh
+    for part, (first, last) in ((before, early), (after, late)):
+        period = instant(first), instant(last)
+        assert part.between(*period) == curve.between(*period)
+
+
 # Invariant 2
 
 
