@@ -354,10 +354,6 @@ async def test_a_trusted_proxy_gives_each_forwarded_client_a_limit(
     assert (first.status_code, second.status_code, again.status_code) == (404, 404, 429)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="each replica counts the first stop it answers; see _FirstStops",
-)
 async def test_a_stop_repeated_on_another_replica_is_counted_once(
     make_api: MakeApi,
 ) -> None:

@@ -10,6 +10,7 @@ from nerava.domain.usecases.commands import (
     SessionView,
     StartCharge,
     StopCharge,
+    StopOutcome,
 )
 from nerava.domain.usecases.credits import Credits
 from nerava.domain.usecases.idempotency import Idempotency
@@ -31,6 +32,7 @@ __all__ = [
     "SessionView",
     "StartCharge",
     "StopCharge",
+    "StopOutcome",
     "Wallets",
     "digest_of",
 ]

@@ -37,6 +37,7 @@ from nerava.domain.usecases.commands import (
     SessionView,
     StartCharge,
     StopCharge,
+    StopOutcome,
 )
 from nerava.domain.validation import (
     require_aware,
@@ -145,7 +146,23 @@ class Charging:
     ) -> Session:
         """Stop a session, fix its reward and credit it (or queue the credit).
 
-        The same stop again returns the stored session unchanged.
+        The same stop again returns the stored session unchanged. Raises as
+        ``stop_reporting`` does.
+        """
+        outcome = await self.stop_reporting(cmd, actor=actor, idempotency=idempotency)
+        return outcome.session
+
+    async def stop_reporting(
+        self,
+        cmd: StopCharge,
+        *,
+        actor: Actor,
+        idempotency: IdempotentWrite | None = None,
+    ) -> StopOutcome:
+        """Stop a session as ``stop`` does, and tell whether this call stopped it.
+
+        A repeated stop returns the stored session with ``first`` false, so
+        callers can count each stop once.
 
         Raises:
             ValidationFailed: bad energy, event time or meter values; a stop
@@ -172,7 +189,7 @@ class Charging:
             if session.state is SessionState.STOPPED and session.wh == wh:
                 await _remember(uow, idempotency, session)
                 await uow.commit()
-                return session
+                return StopOutcome(session, first=False)
             if session.state is not SessionState.ACTIVE:
                 raise SessionAlreadyStopped(
                     f"session {session.session_id!r} is {session.state.value}"
@@ -188,7 +205,7 @@ class Charging:
             stopped = await self._settle(uow, session, stopped_at, wh, readings, now)
             await _remember(uow, idempotency, stopped)
             await uow.commit()
-        return stopped
+        return StopOutcome(stopped, first=True)
 
     async def cancel(
         self,

@@ -21,6 +21,7 @@ __all__ = [
     "SessionView",
     "StartCharge",
     "StopCharge",
+    "StopOutcome",
 ]
 
 
@@ -85,3 +86,10 @@ class Posted(msgspec.Struct, frozen=True):
 
     entry: Entry
     balance_cents: int
+
+
+class StopOutcome(msgspec.Struct, frozen=True):
+    """A stopped session, and whether this call stopped it (not a repeat)."""
+
+    session: Session
+    first: bool

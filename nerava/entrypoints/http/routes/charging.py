@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import Any
 
 from litestar import Request, get, post
@@ -10,7 +9,13 @@ from litestar.handlers import HTTPRouteHandler
 
 from nerava.domain.access import Scope
 from nerava.domain.sessions import CreditStatus, Session
-from nerava.domain.usecases import MeterReading, StartCharge, StopCharge
+from nerava.domain.usecases import (
+    IdempotentWrite,
+    MeterReading,
+    StartCharge,
+    StopCharge,
+    StopOutcome,
+)
 from nerava.entrypoints.http import inputs, metrics
 from nerava.entrypoints.http.auth import authorize
 from nerava.entrypoints.http.bodies import (
@@ -38,35 +43,10 @@ START_ROUTE = "POST /v1/energyhub/events/charge-start"
 STOP_ROUTE = "POST /v1/energyhub/events/charge-stop"
 
 
-class _FirstStops:
-    """Tells whether this process already counted a session's stop.
-
-    A repeated stop returns the stored session like the first one did, so
-    the metric counts a session the first time this process answers it.
-    """
-
-    # Limitation: a repeat long after (past the last 10,000 stops) or on
-    # another replica is counted again; a stop result that tells a fresh stop
-    # from a repeat, or counting the relayed ChargeStopped events, would lift it.
-
-    def __init__(self, size: int = 10_000) -> None:
-        self._seen: OrderedDict[str, None] = OrderedDict()
-        self._size = size
-
-    def first(self, session_id: str) -> bool:
-        """Whether ``session_id`` is seen for the first time (and note it)."""
-        if session_id in self._seen:
-            return False
-        self._seen[session_id] = None
-        if len(self._seen) > self._size:
-            self._seen.popitem(last=False)
-        return True
-
-
-def _count_stop(seen: _FirstStops, session: Session) -> None:
-    if seen.first(session.session_id):
+def _count_stop(outcome: StopOutcome) -> None:
+    if outcome.first:
         metrics.record_session("stopped")
-        if session.credit_status_at_stop is CreditStatus.CREDITED:
+        if outcome.session.credit_status_at_stop is CreditStatus.CREDITED:
             metrics.record_credit("sync", "credited")
 
 
@@ -76,7 +56,6 @@ def charging_routes(services: Services) -> list[HTTPRouteHandler]:
     idempotency = services.idempotency
     settings = services.settings
     max_kwh = settings.max_session_kwh
-    stops = _FirstStops()
 
     @post("/v1/energyhub/events/charge-start", name="charge_start", status_code=200)
     async def charge_start(request: AnyRequest) -> Answer:
@@ -123,7 +102,16 @@ def charging_routes(services: Services) -> list[HTTPRouteHandler]:
             ),
             now=now,
         )
-        answered = await answer_once(
+        outcomes: list[StopOutcome] = []
+
+        async def stop(write: IdempotentWrite | None) -> Session:
+            outcome = await charging.stop_reporting(
+                command, actor=actor, idempotency=write
+            )
+            outcomes.append(outcome)
+            return outcome.session
+
+        response, _ = await answer_once(
             request,
             idempotency=idempotency,
             actor=actor,
@@ -132,11 +120,10 @@ def charging_routes(services: Services) -> list[HTTPRouteHandler]:
             body=body,
             status=200,
             render=stop_body,
-            run=lambda write: charging.stop(command, actor=actor, idempotency=write),
+            run=stop,
         )
-        response, session = answered
-        if session is not None:
-            _count_stop(stops, session)
+        for outcome in outcomes:
+            _count_stop(outcome)
         return response
 
     @get("/v1/energyhub/sessions/{session_id:str}", name="get_session")
