@@ -370,3 +370,37 @@ async def test_a_stop_repeated_on_another_replica_is_counted_once(
     await second.stop(headers, session_id, 8.5)
 
     assert await first.metric("charging_sessions_total", event="stopped") == before + 1
+
+
+async def test_a_throttled_request_is_counted_under_its_route_template(
+    make_api: MakeApi,
+) -> None:
+    api = await make_api(rate_limit_per_minute=1)
+    labels = {
+        "method": "GET",
+        "path": "/v1/energyhub/windows/{window_id}",
+        "status": "429",
+    }
+    await api.client.get("/v1/energyhub/windows/solar_surplus")
+    before = await api.metric("http_requests_total", **labels)
+
+    throttled = await api.client.get("/v1/energyhub/windows/green_hour")
+
+    assert throttled.status_code == 429
+    assert await api.metric("http_requests_total", **labels) == before + 1
+
+
+async def test_another_method_on_a_known_path_is_counted_under_its_template(
+    api: Api,
+) -> None:
+    labels = {
+        "method": "DELETE",
+        "path": "/v1/energyhub/events/charge-start",
+        "status": "405",
+    }
+    before = await api.metric("http_requests_total", **labels)
+
+    refused = await api.client.delete("/v1/energyhub/events/charge-start")
+
+    assert refused.status_code == 405
+    assert await api.metric("http_requests_total", **labels) == before + 1

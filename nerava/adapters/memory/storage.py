@@ -204,8 +204,12 @@ class MemoryLedger(_Part):
         positions = state.entry_positions_by_user.setdefault(entry.user_id, [])
         positions.append(position)
         undo.append(positions.pop)
-        _set(state.balances, entry.user_id,
-             state.balances.get(entry.user_id, 0) + entry.amount_cents, undo)
+        _set(
+            state.balances,
+            entry.user_id,
+            state.balances.get(entry.user_id, 0) + entry.amount_cents,
+            undo,
+        )
         return True
 
     async def entries(
@@ -241,7 +245,8 @@ class MemoryPendingCredits(_Part):
     async def due(self, now: datetime, limit: int) -> list[PendingCredit]:
         """Return due credits, oldest first."""
         due = [
-            c for c in self._s.credits.values()
+            c
+            for c in self._s.credits.values()
             if c.next_attempt_at is None or c.next_attempt_at <= now
         ]
         due.sort(key=lambda c: c.created_at)
@@ -363,8 +368,9 @@ class MemoryIdempotencyStore(_Part):
     async def purge(self, expired_before: datetime) -> int:
         """Delete old records."""
         undo = self._undo()
-        old = [k for k, r in self._s.idempotency.items()
-               if r.created_at < expired_before]
+        old = [
+            k for k, r in self._s.idempotency.items() if r.created_at < expired_before
+        ]
         for slot in old:
             _pop(self._s.idempotency, slot, undo)
         return len(old)

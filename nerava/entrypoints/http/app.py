@@ -11,7 +11,7 @@ from litestar import Litestar
 from nerava.container import Container
 from nerava.entrypoints.http import metrics
 from nerava.entrypoints.http.auth import KeyCache
-from nerava.entrypoints.http.edge import Cors, Edge
+from nerava.entrypoints.http.edge import Cors, Edge, RouteTemplates
 from nerava.entrypoints.http.errors import exception_handlers
 from nerava.entrypoints.http.inputs import MAX_BODY_BYTES
 from nerava.entrypoints.http.logs import configure_access_log
@@ -77,6 +77,9 @@ def create_app(container: Container, *, background: bool = True) -> Litestar:
     # the edge wraps the handler that routes.
     app.asgi_handler = Edge(
         app.asgi_handler,
+        templates=RouteTemplates(
+            route.path_format for route in app.routes if hasattr(route, "path_format")
+        ),
         keys=KeyCache(services.keys),
         limiter=RateLimiter(container.rate_limits(), settings.rate_limit_per_minute),
         addresses=ClientAddresses(settings.trusted_proxies),

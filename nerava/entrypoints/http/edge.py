@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import re
 import secrets
 import time
 from collections.abc import Iterable, Sequence
@@ -130,6 +131,35 @@ def _request_id(given: bytes | None) -> str:
     return f"{_REQUEST_ID_PREFIX}{next(_request_numbers):016x}"
 
 
+class RouteTemplates:
+    """Tells the route template of a path, for requests no handler labelled.
+
+    Args:
+        templates: the routes' path templates with bare parameter names, e.g.
+            ``/v1/energyhub/sessions/{session_id}``.
+    """
+
+    def __init__(self, templates: Iterable[str]) -> None:
+        self._exact: dict[str, str] = {}
+        self._patterns: list[tuple[re.Pattern[str], str]] = []
+        for template in templates:
+            if "{" not in template:
+                self._exact[template] = template
+                continue
+            pattern = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))
+            self._patterns.append((re.compile(pattern), template))
+
+    def match(self, path: str) -> str:
+        """Return the template ``path`` falls under, or ``unmatched``."""
+        exact = self._exact.get(path)
+        if exact is not None:
+            return exact
+        for pattern, template in self._patterns:
+            if pattern.fullmatch(path):
+                return template
+        return metrics.UNMATCHED
+
+
 class Edge:
     """Wraps the app's ASGI handler; see the module's description.
 
@@ -146,6 +176,7 @@ class Edge:
         self,
         app: ASGIApp,
         *,
+        templates: RouteTemplates,
         keys: KeyCache,
         limiter: RateLimiter,
         addresses: ClientAddresses,
@@ -153,6 +184,7 @@ class Edge:
         auth_disabled: bool,
     ) -> None:
         self._app = app
+        self._templates = templates
         self._keys = keys
         self._limiter = limiter
         self._addresses = addresses
@@ -210,7 +242,8 @@ class Edge:
         finally:
             metrics.request_finished()
             elapsed = time.perf_counter() - started
-            route = scope.get("path_template") or metrics.UNMATCHED
+            # A 429 or a 405 never reached a handler, yet its path is a route.
+            route = scope.get("path_template") or self._templates.match(scope["path"])
             method = scope["method"]
             metrics.record_request(method, route, status, elapsed)
             log_access(
