@@ -79,6 +79,23 @@ async def test_json_that_is_not_an_object_is_malformed(api: Api, body: bytes) ->
     _is_error(response, 400, "malformed_json")
 
 
+@pytest.mark.parametrize("digits", [30, 4301, 20_000])
+async def test_an_integer_too_large_for_any_field_is_a_validation_error(
+    api: Api, digits: int
+) -> None:
+    headers = await api.admin()
+    huge = b"9" * digits
+
+    response = await api.client.post(
+        "/v1/wallet/driver-1/debits",
+        content=b'{"amount_cents": ' + huge + b', "reason": "big"}',
+        headers=headers,
+    )
+
+    _is_error(response, 422, "validation_error")
+    assert response.json()["errors"][0]["field"] == "amount_cents"
+
+
 async def test_no_key_is_unauthenticated(api: Api) -> None:
     response = await api.client.post(START, json=BODY)
 

@@ -10,6 +10,7 @@ characters, a user id's alphabet) are checked by each Struct's ``problems()``.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -367,9 +368,34 @@ def decode_json(body: bytes) -> dict[str, Any] | None:
     """
     try:
         value = _decoder.decode(body)
-    except (msgspec.DecodeError, RecursionError):
+    except msgspec.DecodeError as exc:
+        if "Integer value out of range" not in str(exc):
+            return None
+        value = _decode_huge_integers(body)
+    except RecursionError:
         return None
     return value if isinstance(value, dict) else None
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _decode_huge_integers(body: bytes) -> Any:
+    """Decode JSON whose integers overflow msgspec, so the field rules judge them.
+
+    Such a body is well-formed; its numbers become exact decimals here, and
+    the range checks then refuse them with the field's name.
+    """
+    try:
+        return json.loads(
+            body,
+            parse_int=Decimal,
+            parse_float=Decimal,
+            parse_constant=_refuse_constant,
+        )
+    except (ValueError, RecursionError):
+        return None
 
 
 def convert(value: dict[str, Any], kind: type[B], *, max_kwh: Decimal) -> B:
