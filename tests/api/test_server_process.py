@@ -471,3 +471,24 @@ def _readyz_count(metrics: str) -> float:
         for labels, value in pattern.findall(metrics)
         if 'path="/readyz"' in labels
     )
+
+
+def test_workers_stop_when_their_supervisor_is_killed_outright(
+    start_server: Callable[..., ServerProcess],
+) -> None:
+    server = start_server("--workers", "2")
+    deadline = time.monotonic() + START_TIMEOUT
+    while len(server.children()) < 2:
+        assert time.monotonic() < deadline, server.stderr
+        time.sleep(0.1)
+    workers = server.children()
+
+    server.process.send_signal(signal.SIGKILL)
+    server.process.wait(STOP_TIMEOUT)
+
+    deadline = time.monotonic() + STOP_TIMEOUT
+    while any(Path(f"/proc/{pid}").exists() for pid in workers):
+        assert time.monotonic() < deadline, "a worker outlived its supervisor"
+        time.sleep(0.1)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", server.port))

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import re
+import signal
+import sys
 from pathlib import Path
 
 from litestar import Litestar
@@ -14,11 +17,12 @@ from nerava.config import Settings
 from nerava.container import build_container
 from nerava.entrypoints.http.app import create_app
 
-__all__ = ["app_factory", "forget_dead_processes"]
+__all__ = ["app_factory", "forget_dead_processes", "stop_with_parent"]
 
 logger = logging.getLogger(__name__)
 
 METRICS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+_PR_SET_PDEATHSIG = 1
 _LIVE_GAUGE_FILE = re.compile(r"gauge_live\w+_(\d+)\.db")
 
 
@@ -28,10 +32,29 @@ def app_factory() -> Litestar:
     ``nerava serve --workers N`` names it for uvicorn, which calls it in each
     worker process; the parent has validated the settings already.
     """
+    stop_with_parent()
     directory = os.environ.get(METRICS_DIR_VARIABLE)
     if directory:
         forget_dead_processes(directory)
     return create_app(build_container(Settings.from_env()))
+
+
+def stop_with_parent() -> None:
+    """Have this worker told to stop (SIGTERM) when its supervisor dies.
+
+    Without it, a supervisor killed outright leaves its workers serving on
+    the port, and a restart cannot bind it. Linux only; elsewhere a no-op.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    parent = os.getppid()
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+        logger.warning("could not tie this worker to its supervisor's life")
+        return
+    # The supervisor may have died before the call: then nobody will signal.
+    if parent == 1 or os.getppid() != parent:
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def forget_dead_processes(directory: str) -> list[int]:
