@@ -30,7 +30,7 @@ class FlakyDatabase(MemoryDatabase):
 
     def unit_of_work(self, *, readonly: bool = False) -> Any:
         if self.down:
-            raise DependencyUnavailable("the database is down")
+            raise DependencyUnavailable("sqlite database /tmp/secret.db is down")
         uow: UnitOfWork = super().unit_of_work(readonly=readonly)
         return uow
 
@@ -38,7 +38,7 @@ class FlakyDatabase(MemoryDatabase):
         if self.slow:
             await asyncio.sleep(10)
         if self.down:
-            raise DependencyUnavailable("the database is down")
+            raise DependencyUnavailable("sqlite database /tmp/secret.db is down")
 
 
 class BrokenCatalog:
@@ -257,6 +257,8 @@ async def test_the_store_down_is_dependency_unavailable_and_writes_nothing(
     response = await api.client.post(START, json=BODY, headers=headers)
 
     _is_error(response, 503, "dependency_unavailable")
+    assert "sqlite" not in response.text
+    assert response.headers["Retry-After"] == "1"
     database.down = False
     assert (await api.client.post(START, json=BODY, headers=headers)).status_code == 200
 

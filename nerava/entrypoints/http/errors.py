@@ -135,8 +135,14 @@ def _domain_error(request: Request[Any, Any, Any], exc: NeravaError) -> Response
         return json_error(code, exc.message, session_id=exc.session_id)
     headers = {"WWW-Authenticate": "Bearer"} if code == "unauthenticated" else None
     if code == "dependency_unavailable":
+        # The detail names hosts and files: operators read it, clients do not.
         logger.warning("dependency unavailable: %s", exc.message)
-        headers = {"Retry-After": "1"}
+        return json_error(
+            code,
+            "a store the service needs is unavailable; nothing was written, "
+            "try again",
+            headers={"Retry-After": "1"},
+        )
     return json_error(code, exc.message, headers=headers)
 
 
