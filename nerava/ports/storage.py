@@ -117,6 +117,10 @@ class Ledger(Protocol):
         """Return the ``charge_reward`` entry of a session, if credited."""
         ...
 
+    async def entry(self, entry_id: str) -> Entry | None:
+        """Return one entry by its id, or None."""
+        ...
+
 
 class PendingCredits(Protocol):
     """Rewards accepted at a stop and waiting to be credited (async mode)."""

@@ -226,3 +226,17 @@ async def test_locking_a_wallet_alone_changes_no_balance(database: Database) -> 
 
     assert await _balance(database, "driver-7") == 0
     assert await _all_entries(database, "driver-7") == []
+
+
+async def test_an_entry_is_found_by_its_id_and_an_unknown_id_is_not(
+    database: Database,
+) -> None:
+    reward = a_reward("ses_1", 101)
+    await _append(database, reward)
+
+    async with database.unit_of_work(readonly=True) as uow:
+        found = await uow.ledger.entry(reward.entry_id)
+        missing = await uow.ledger.entry("ent_unknown")
+
+    assert found == reward
+    assert missing is None

@@ -108,3 +108,21 @@ async def test_a_foreign_cursor_is_refused(wallets: Wallets) -> None:
         await wallets.entries("u", cursor="not-a-cursor")
 
     assert refused.value.errors[0].field == "cursor"
+
+
+async def test_an_adjustment_reverses_only_an_entry_of_the_same_wallet(
+    wallets: Wallets,
+) -> None:
+    bonus = await wallets.adjust("u", 500, "bonus by mistake", actor=ADMIN)
+    other = await wallets.adjust("v", 100, "bonus", actor=ADMIN)
+
+    reversal = await wallets.adjust(
+        "u", -500, "undo", actor=ADMIN, reverses_entry_id=bonus.entry.entry_id
+    )
+    for unknown in ("ent_nope", other.entry.entry_id):
+        with pytest.raises(ValidationFailed) as refused:
+            await wallets.adjust("u", 5, "undo", actor=ADMIN, reverses_entry_id=unknown)
+        assert refused.value.errors[0].field == "reverses_entry_id"
+
+    assert reversal.entry.reverses_entry_id == bonus.entry.entry_id
+    assert reversal.balance_cents == 0

@@ -227,6 +227,10 @@ class MemoryLedger(_Part):
         next_cursor = str(positions[start]) if start > 0 else None
         return page, next_cursor
 
+    async def entry(self, entry_id: str) -> Entry | None:
+        """Return one entry by its id."""
+        return next((e for e in self._s.entries if e.entry_id == entry_id), None)
+
     async def reward_for(self, session_id: str) -> Entry | None:
         """Return the session's reward entry."""
         position = self._s.rewards_by_session.get(session_id)

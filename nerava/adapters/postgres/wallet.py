@@ -158,6 +158,14 @@ class PostgresLedger(Store):
         )
         return None if row is None else _entry(row)
 
+    async def entry(self, entry_id: str) -> Entry | None:
+        """Return one entry by its id."""
+        row = await self._tx.fetch_one(
+            f"SELECT {_ENTRY_COLUMNS} FROM ledger_entries WHERE entry_id = %s",
+            (entry_id,),
+        )
+        return None if row is None else _entry(row)
+
     async def _take(self, user_id: str, cents: int) -> int:
         # The row lock taken by UPDATE re-checks the condition against the
         # latest balance, so two debits never both pass on the same cents.

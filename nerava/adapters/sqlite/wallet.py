@@ -112,6 +112,14 @@ def _entries_page(
     return [_entry(row[1:]) for row in page], next_cursor
 
 
+def _entry_by_id(db: sqlite3.Connection, entry_id: str) -> Entry | None:
+    row = db.execute(
+        f"SELECT {_ENTRY_COLUMNS} FROM ledger_entries WHERE entry_id = ?",
+        (entry_id,),
+    ).fetchone()
+    return None if row is None else _entry(row)
+
+
 def _reward_for(db: sqlite3.Connection, session_id: str) -> Entry | None:
     row = db.execute(
         f"SELECT {_ENTRY_COLUMNS} FROM ledger_entries "
@@ -176,6 +184,10 @@ class SqliteLedger(Store):
     async def reward_for(self, session_id: str) -> Entry | None:
         """Return the session's ``charge_reward`` entry, if credited."""
         return await self._tx.read(lambda db: _reward_for(db, session_id))
+
+    async def entry(self, entry_id: str) -> Entry | None:
+        """Return one entry by its id."""
+        return await self._tx.read(lambda db: _entry_by_id(db, entry_id))
 
 
 _CREDIT_COLUMNS = (

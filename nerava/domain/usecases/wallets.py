@@ -95,7 +95,8 @@ class Wallets:
         """Correct a wallet by a signed amount; never below zero.
 
         Raises:
-            ValidationFailed: a bad user id, amount or reason.
+            ValidationFailed: a bad user id, amount or reason, or
+                ``reverses_entry_id`` naming no entry of this wallet.
             InsufficientFunds: the adjustment would make the balance negative.
         """
         require_user_id(user_id)
@@ -107,6 +108,7 @@ class Wallets:
         require_text(reason, "reason")
         if reverses_entry_id is not None:
             require_text(reverses_entry_id, "reverses_entry_id", 128)
+            await self._require_entry_of(user_id, reverses_entry_id)
         return await self._post(
             user_id,
             amount_cents,
@@ -116,6 +118,14 @@ class Wallets:
             reverses_entry_id,
             None,
         )
+
+    async def _require_entry_of(self, user_id: str, entry_id: str) -> None:
+        async with self._uow(readonly=True) as uow:
+            entry = await uow.ledger.entry(entry_id)
+        if entry is None or entry.user_id != user_id:
+            raise ValidationFailed.on(
+                "reverses_entry_id", f"names no entry of wallet {user_id!r}"
+            )
 
     async def _post(
         self,

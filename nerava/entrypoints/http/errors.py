@@ -139,8 +139,7 @@ def _domain_error(request: Request[Any, Any, Any], exc: NeravaError) -> Response
         logger.warning("dependency unavailable: %s", exc.message)
         return json_error(
             code,
-            "a store the service needs is unavailable; nothing was written, "
-            "try again",
+            "a store the service needs is unavailable; nothing was written, try again",
             headers={"Retry-After": "1"},
         )
     return json_error(code, exc.message, headers=headers)
