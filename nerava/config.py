@@ -156,7 +156,7 @@ def _boolean(name: str, raw: str) -> bool:
         return True
     if value in _FALSE:
         return False
-    raise SettingsError(name, "true or false")
+    raise SettingsError(name, "true or false (also 1/0, yes/no, on/off)")
 
 
 def _policy(name: str, raw: str) -> RewardPolicy:

@@ -404,3 +404,10 @@ async def test_another_method_on_a_known_path_is_counted_under_its_template(
 
     assert refused.status_code == 405
     assert await api.metric("http_requests_total", **labels) == before + 1
+
+
+async def test_metrics_are_served_as_prometheus_text_with_one_charset(api: Api) -> None:
+    response = await api.client.get("/metrics")
+
+    assert response.headers["content-type"].startswith("text/plain; version=")
+    assert response.headers["content-type"].count("charset") == 1

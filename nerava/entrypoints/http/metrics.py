@@ -35,7 +35,8 @@ __all__ = [
     "request_started",
 ]
 
-CONTENT_TYPE = CONTENT_TYPE_LATEST
+# The framework appends the charset to text types itself.
+CONTENT_TYPE = CONTENT_TYPE_LATEST.replace("; charset=utf-8", "")
 UNMATCHED = "unmatched"
 MULTIPROC_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
