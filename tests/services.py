@@ -38,7 +38,7 @@ def unavailable(service: str, reason: str) -> NoReturn:
     """Skip the running test because ``service`` is out of reach, or fail it."""
     if services_required():
         pytest.fail(
-            f"{service} is required ({REQUIRE_SERVICES}=1) but unavailable: {reason}",
+            f"needed ({REQUIRE_SERVICES}=1) but unavailable: {service}: {reason}",
             pytrace=False,
         )
     pytest.skip(f"{service} unavailable: {reason}")
