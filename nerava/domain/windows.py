@@ -359,6 +359,8 @@ def _runs_on(window: Window, day: date) -> bool:
     )
 
 
+# Every request asks for the same few wall times on the same few days.
+@functools.lru_cache(maxsize=8192)
 def _instant(day: date, wall: time, zone: ZoneInfo) -> datetime:
     """Return the UTC instant of a local wall time: after a gap, first in a fold."""
     offset = _offset(zone, datetime.combine(day, wall))
