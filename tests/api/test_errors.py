@@ -328,3 +328,47 @@ async def test_readiness_gives_up_on_a_slow_database(
 
     assert response.status_code == 503
     assert response.json()["checks"] == {"database": "timeout"}
+
+
+async def test_a_client_that_leaves_mid_body_is_logged_as_gone_not_as_a_failure(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    headers = await api.headers("events:write")
+    app = api.client.app
+    messages = iter(
+        [
+            {"type": "http.request", "body": b'{"user_id": ', "more_body": True},
+            {"type": "http.disconnect"},
+        ]
+    )
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return next(messages)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": START,
+        "raw_path": START.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"authorization", headers["Authorization"].encode()),
+            (b"content-type", b"application/json"),
+        ],
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 8000),
+        "state": {},
+    }
+
+    await app(scope, receive, send)
+
+    assert sent[0]["status"] == 499
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]

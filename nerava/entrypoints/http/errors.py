@@ -66,6 +66,8 @@ ERROR_STATUS: Mapping[str, int] = {
     "idempotency_key_reused": 422,
     "implausible_kwh": 422,
     "rate_limited": 429,
+    # Nobody reads this answer; the status names the case in logs and metrics.
+    "client_closed_request": 499,
     "internal_error": 500,
     "dependency_unavailable": 503,
 }

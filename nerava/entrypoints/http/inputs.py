@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from litestar import Request
+from litestar.exceptions import InternalServerException
 
 from nerava.domain.errors import ValidationFailed
 from nerava.entrypoints.http.bodies import (
@@ -58,7 +59,15 @@ async def read_json(request: AnyRequest) -> dict[str, Any]:
     """
     # The app's request_max_body_size refuses a larger declared or streamed
     # body with a 413 while it is read.
-    body = await request.body()
+    try:
+        body = await request.body()
+    except InternalServerException as exc:
+        # Litestar says so only in the text of the error it raises.
+        if "disconnected" not in str(exc.detail):
+            raise
+        raise HttpError(
+            "client_closed_request", "the client left before sending its body"
+        ) from exc
     value = decode_json(body)
     if value is None:
         raise HttpError("malformed_json", "the body must be a JSON object")
