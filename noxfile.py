@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+
 import nox
 
 nox.options.sessions = ["lint", "typecheck", "tests"]
@@ -31,3 +34,19 @@ def typecheck(session: nox.Session) -> None:
     """Check types of the package with mypy --strict."""
     session.install("-e", ".[dev]")
     session.run("mypy", "--strict", "nerava")
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Measure the service under load (not run by plain ``nox``).
+
+    Takes about eight minutes on two cores; ``nox -s bench -- --quick`` is a
+    short smoke run. Needs wrk (a Debian package, installed here when missing
+    and run as root) and PostgreSQL on 127.0.0.1:5432 (or ``--no-postgres``).
+    """
+    session.install("-e", ".[bench]")
+    if shutil.which("wrk") is None:
+        if os.geteuid() != 0 or shutil.which("apt-get") is None:
+            session.error("wrk is needed: install it with `apt-get install -y wrk`")
+        session.run("apt-get", "install", "-y", "wrk", external=True)
+    session.run("python", "bench/run.py", *session.posargs)

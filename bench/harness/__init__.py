@@ -1,0 +1,1 @@
+"""The parts of the Nerava benchmark; ``bench/run.py`` puts them together."""
