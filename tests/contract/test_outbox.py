@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import pytest
+
 from nerava.domain.events import (
     ChargeCancelled,
     DomainEvent,
@@ -135,3 +137,15 @@ async def test_events_of_a_rolled_back_unit_are_not_stored(database: Database) -
         await uow.outbox.append(events_of("ses_1"))
 
     assert await _unpublished(database) == []
+
+
+@pytest.mark.parametrize("batch", [1, 2, 3])
+async def test_events_appended_together_keep_their_order(
+    database: Database, batch: int
+) -> None:
+    events = every_kind_of_event()
+
+    for start in range(0, len(events), batch):
+        await _append(database, events[start : start + batch])
+
+    assert await _unpublished(database) == events

@@ -13,16 +13,24 @@ from nerava.ports.events import OutboxRecord
 __all__ = ["PostgresOutbox"]
 
 
+_INSERT_ONE = "INSERT INTO outbox (event_id, event, created_at) VALUES (%s, %s, %s)"
+_INSERT_TWO = _INSERT_ONE + ", (%s, %s, %s)"
+
+
 class PostgresOutbox(Store):
     """Events stored with the change that caused them, in order of position."""
 
     async def append(self, events: Sequence[DomainEvent]) -> None:
         """Store events for delivery after commit."""
-        if events:
-            await self._tx.execute_many(
-                "INSERT INTO outbox (event_id, event, created_at) VALUES (%s, %s, %s)",
-                [(e.event_id, encode_event(e).decode(), e.occurred_at) for e in events],
-            )
+        rows = [(e.event_id, encode_event(e).decode(), e.occurred_at) for e in events]
+        # A change brings one or two events; one statement costs far less
+        # than a pipelined executemany for so few rows.
+        if len(rows) == 1:
+            await self._tx.execute(_INSERT_ONE, rows[0])
+        elif len(rows) == 2:
+            await self._tx.execute(_INSERT_TWO, (*rows[0], *rows[1]))
+        elif rows:
+            await self._tx.execute_many(_INSERT_ONE, rows)
 
     async def unpublished(self, limit: int) -> list[OutboxRecord]:
         """Return up to ``limit`` undelivered events in the order they were stored."""
