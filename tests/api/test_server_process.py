@@ -321,7 +321,11 @@ async def test_thirty_identical_stops_at_once_are_credited_once(
     served: Served,
 ) -> None:
     headers = auth(served.key)
-    async with httpx.AsyncClient(base_url=served.server.url, headers=headers) as api:
+    # Thirty requests queue for one row lock; on a busy machine that takes
+    # longer than httpx's default five seconds.
+    async with httpx.AsyncClient(
+        base_url=served.server.url, headers=headers, timeout=30
+    ) as api:
         started = await api.post(
             "/v1/energyhub/events/charge-start",
             json={"user_id": "driver-30", "hub_id": "hub-1"},

@@ -17,13 +17,7 @@ from nerava.domain.errors import (
     SessionNotFound,
     ValidationFailed,
 )
-from nerava.domain.events import (
-    ChargeCancelled,
-    ChargeStarted,
-    ChargeStopped,
-    DomainEvent,
-    RewardCredited,
-)
+from nerava.domain.events import ChargeCancelled, ChargeStarted, ChargeStopped
 from nerava.domain.rewards import (
     MeterValue,
     Terms,
@@ -39,13 +33,14 @@ from nerava.domain.usecases.commands import (
     StopCharge,
     StopOutcome,
 )
+from nerava.domain.usecases.crediting import credit_reward
 from nerava.domain.validation import (
     require_aware,
     require_hub_id,
     require_text,
     require_user_id,
 )
-from nerava.domain.wallet import Entry, EntryKind, PendingCredit
+from nerava.domain.wallet import PendingCredit
 from nerava.domain.windows import applying_window
 from nerava.ports.clock import Clock, IdGenerator
 from nerava.ports.storage import UnitOfWork, UnitOfWorkFactory
@@ -279,33 +274,40 @@ class Charging:
         reward = compute_reward(
             session.terms, session.started_at, stopped_at, wh, readings
         )
-        events: list[DomainEvent] = []
-        if self.rules.sync_credit:
-            status, balance = CreditStatus.CREDITED, None
-            entry = Entry(
-                entry_id=self._ids.new_id("ent"),
-                user_id=session.user_id,
-                kind=EntryKind.CHARGE_REWARD,
-                amount_cents=reward.total_cents,
-                created_at=now,
-                session_id=session.session_id,
-            )
-            await uow.ledger.lock_wallet(session.user_id)
-            await uow.ledger.append(entry)
-            balance = await uow.ledger.balance(session.user_id)
-            events.append(
-                RewardCredited(
+        sync = self.rules.sync_credit
+        status = CreditStatus.CREDITED if sync else CreditStatus.PENDING
+        await uow.outbox.append(
+            [
+                ChargeStopped(
                     event_id=self._ids.new_id("evt"),
                     occurred_at=now,
                     session_id=session.session_id,
                     user_id=session.user_id,
-                    entry_id=entry.entry_id,
-                    amount_cents=entry.amount_cents,
-                    mode="sync",
+                    hub_id=session.hub_id,
+                    stopped_at=stopped_at,
+                    wh=wh,
+                    window_applied=reward.window_applied,
+                    grid_reward_cents=reward.grid_cents,
+                    merchant_reward_cents=reward.merchant_cents,
+                    total_reward_cents=reward.total_cents,
+                    credit_status=status.value,
                 )
+            ]
+        )
+
+        balance = None
+        if sync:
+            await credit_reward(
+                uow,
+                self._ids,
+                session_id=session.session_id,
+                user_id=session.user_id,
+                amount_cents=reward.total_cents,
+                now=now,
+                mode="sync",
             )
+            balance = await uow.ledger.balance(session.user_id)
         else:
-            status, balance = CreditStatus.PENDING, None
             await uow.credits.add(
                 PendingCredit(
                     session_id=session.session_id,
@@ -326,24 +328,6 @@ class Charging:
             balance_at_stop_cents=balance,
         )
         await uow.sessions.update(stopped)
-        events.insert(
-            0,
-            ChargeStopped(
-                event_id=self._ids.new_id("evt"),
-                occurred_at=now,
-                session_id=session.session_id,
-                user_id=session.user_id,
-                hub_id=session.hub_id,
-                stopped_at=stopped_at,
-                wh=wh,
-                window_applied=reward.window_applied,
-                grid_reward_cents=reward.grid_cents,
-                merchant_reward_cents=reward.merchant_cents,
-                total_reward_cents=reward.total_cents,
-                credit_status=status.value,
-            ),
-        )
-        await uow.outbox.append(events)
         return stopped
 
     async def _session_for(

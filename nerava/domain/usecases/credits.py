@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from nerava.domain.events import RewardCredited
-from nerava.domain.wallet import Entry, EntryKind, PendingCredit
+from nerava.domain.usecases.crediting import credit_reward
+from nerava.domain.wallet import PendingCredit
 from nerava.ports.clock import Clock, IdGenerator
 from nerava.ports.storage import UnitOfWorkFactory
 
@@ -40,32 +40,17 @@ class Credits:
             credit = await uow.credits.take(session_id)
             if credit is None:
                 return False
-            await uow.ledger.lock_wallet(credit.user_id)
-            entry = Entry(
-                entry_id=self._ids.new_id("ent"),
-                user_id=credit.user_id,
-                kind=EntryKind.CHARGE_REWARD,
-                amount_cents=credit.amount_cents,
-                created_at=now,
+            entry = await credit_reward(
+                uow,
+                self._ids,
                 session_id=session_id,
+                user_id=credit.user_id,
+                amount_cents=credit.amount_cents,
+                now=now,
+                mode="async",
             )
-            credited = await uow.ledger.append(entry)
-            if credited:
-                await uow.outbox.append(
-                    [
-                        RewardCredited(
-                            event_id=self._ids.new_id("evt"),
-                            occurred_at=now,
-                            session_id=session_id,
-                            user_id=credit.user_id,
-                            entry_id=entry.entry_id,
-                            amount_cents=credit.amount_cents,
-                            mode="async",
-                        )
-                    ]
-                )
             await uow.commit()
-        return credited
+        return entry is not None
 
     async def defer(self, session_id: str, error: str, retry_in: timedelta) -> None:
         """Count a failed attempt and try again after ``retry_in``."""
