@@ -13,6 +13,7 @@ import pytest
 from nerava.adapters.migrations import Migration, load_migrations
 from nerava.adapters.sqlite import SqliteDatabase
 from nerava.adapters.sqlite.migrate import MIGRATIONS_PACKAGE, apply_migrations
+from nerava.adapters.sqlite.writer import CHECKPOINT_EVERY
 from nerava.domain.errors import DependencyUnavailable
 from tests.contract.examples import a_session, stopped
 
@@ -144,6 +145,51 @@ async def test_a_locked_out_write_is_unavailable_while_the_loop_runs_on(
     assert ticks >= 5
 
 
+async def test_a_write_waits_for_another_process_to_let_go_of_the_lock(
+    sqlite_path: str,
+) -> None:
+    db = SqliteDatabase(sqlite_path, busy_timeout_ms=2000)
+    await db.open()
+    other = sqlite3.connect(sqlite_path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    asyncio.get_running_loop().call_later(0.1, other.rollback)
+    try:
+        async with db.unit_of_work() as uow:
+            await uow.sessions.add(a_session())
+            await uow.commit()
+        async with db.unit_of_work(readonly=True) as uow:
+            saved = await uow.sessions.get("ses_1")
+    finally:
+        other.close()
+        await db.close()
+
+    assert saved == a_session()
+
+
+async def test_the_log_is_checkpointed_into_the_file_as_commits_go_by(
+    sqlite_db: SqliteDatabase,
+) -> None:
+    log = Path(f"{sqlite_db.path}-wal")
+
+    async def commit_sessions(first: int, count: int) -> None:
+        for n in range(first, first + count):
+            async with sqlite_db.unit_of_work() as uow:
+                await uow.sessions.add(a_session(f"ses_{n}", f"driver-{n}"))
+                await uow.commit()
+            await asyncio.sleep(0)
+
+    await commit_sessions(0, CHECKPOINT_EVERY // 2)
+    half_a_period = log.stat().st_size
+    await commit_sessions(CHECKPOINT_EVERY // 2, 6 * CHECKPOINT_EVERY)
+
+    # The log starts over after each checkpoint instead of growing with every
+    # commit: without checkpoints it would hold 13 half periods by now.
+    assert log.stat().st_size <= 6 * half_a_period
+    with sqlite3.connect(sqlite_db.path) as other:
+        (count,) = other.execute("SELECT count(*) FROM sessions").fetchone()
+    assert count == CHECKPOINT_EVERY // 2 + 6 * CHECKPOINT_EVERY
+
+
 async def test_readers_go_on_while_another_process_writes(
     sqlite_db: SqliteDatabase,
 ) -> None:
@@ -214,17 +260,16 @@ async def test_a_balance_read_before_a_commit_is_read_again_after_it(
     assert (before, after) == (0, 500)
 
 
-async def test_a_write_that_breaks_a_constraint_fails_the_commit_keeping_nothing(
+async def test_a_write_that_breaks_a_constraint_fails_keeping_nothing(
     sqlite_db: SqliteDatabase,
 ) -> None:
     broken = msgspec.structs.replace(stopped(a_session()), reward=None)
     uow = sqlite_db.unit_of_work()
     async with uow:
         await uow.sessions.add(a_session())
-        await uow.sessions.update(broken)
 
         with pytest.raises(sqlite3.IntegrityError):
-            await uow.commit()
+            await uow.sessions.update(broken)
 
     async with sqlite_db.unit_of_work(readonly=True) as uow:
         assert await uow.sessions.get("ses_1") is None

@@ -100,11 +100,11 @@ class SqliteIdempotencyStore(Store):
 
     async def complete(self, scope: str, key: str, response: StoredResponse) -> None:
         """Store the response of a claimed key."""
-        self._tx.defer(lambda db: _complete(db, scope, key, response))
+        await self._tx.write(lambda db: _complete(db, scope, key, response))
 
     async def release(self, scope: str, key: str) -> None:
         """Drop an unfinished claim so that the request may be sent again."""
-        self._tx.defer(lambda db: _release(db, scope, key))
+        await self._tx.write(lambda db: _release(db, scope, key))
 
     async def purge(self, expired_before: datetime) -> int:
         """Delete records created before ``expired_before``; return how many."""
@@ -171,7 +171,7 @@ class SqliteApiKeys(Store):
 
     async def add(self, key: ApiKey) -> None:
         """Store a new key."""
-        self._tx.defer(lambda db: _add_key(db, key))
+        await self._tx.write(lambda db: _add_key(db, key))
 
     async def by_digest(self, digest: str) -> ApiKey | None:
         """Return the key with this SHA-256 digest, revoked or not."""

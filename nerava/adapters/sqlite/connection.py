@@ -70,14 +70,26 @@ def unavailable_as_dependency(path: str) -> Iterator[None]:
 
 
 def connect(
-    path: str, *, busy_timeout_ms: int, synchronous: str, readonly: bool
+    path: str,
+    *,
+    busy_timeout_ms: int,
+    synchronous: str,
+    readonly: bool,
+    check_same_thread: bool = True,
 ) -> sqlite3.Connection:
     """Open a connection set up as Nerava uses it.
 
     Transactions are begun and ended explicitly (``isolation_level=None``);
     the writer runs in WAL mode, a reader refuses to write.
+    ``check_same_thread=False`` lets one thread at a time, not always the
+    same, use it.
     """
-    db = sqlite3.connect(path, isolation_level=None, cached_statements=256)
+    db = sqlite3.connect(
+        path,
+        isolation_level=None,
+        cached_statements=256,
+        check_same_thread=check_same_thread,
+    )
     db.execute(f"PRAGMA busy_timeout = {busy_timeout_ms:d}")
     db.execute("PRAGMA foreign_keys = ON")
     if readonly:

@@ -1,9 +1,10 @@
 """The SQLite database: one writer connection, a few readers, WAL, migrations.
 
 Write units of work take turns on the one writer connection (an
-``asyncio.Lock`` in the process, ``BEGIN IMMEDIATE`` between processes);
-read-only ones run on reader connections, each in a snapshot of its own.
-Every connection has its own thread, so the event loop never waits on disk.
+``asyncio.Lock`` in the process, ``BEGIN IMMEDIATE`` between processes),
+which runs on the event loop's thread (see ``SqliteWriter`` for why the loop
+still never waits on the disk); read-only ones run on reader connections,
+each on a thread of its own and in a snapshot of its own.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from nerava.adapters.sqlite.outbox import SqliteOutbox
 from nerava.adapters.sqlite.sessions import SqliteSessionRepository
 from nerava.adapters.sqlite.wallet import SqliteLedger, SqlitePendingCredits
 from nerava.adapters.sqlite.windows import SqliteWindowCatalog
+from nerava.adapters.sqlite.writer import SqliteWriter
 from nerava.domain.errors import DependencyUnavailable
 
 __all__ = ["SqliteDatabase", "SqliteUnitOfWork"]
@@ -44,40 +46,29 @@ T = TypeVar("T")
 SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
 
 
-def _in_order(begin: str | None, deferred: list[Job[None]], job: Job[T]) -> Job[T]:
+def _in_snapshot(job: Job[T]) -> Job[T]:
     def run(db: sqlite3.Connection) -> T:
-        if begin is not None:
-            db.execute(begin)
-        for write in deferred:
-            write(db)
+        db.execute("BEGIN")
         return job(db)
 
     return run
 
 
-def _commit(db: sqlite3.Connection) -> None:
-    db.execute("COMMIT")
-
-
 class SqliteUnitOfWork:
     """One SQLite transaction, begun by its first statement.
 
-    A write unit of work begins with ``BEGIN IMMEDIATE``, taking the file's
-    write lock before anything it reads; a read-only one with a deferred
-    ``BEGIN``, which fixes its snapshot at its first read.
-
-    Each trip to the connection's thread costs a wake-up of the event loop,
-    so writes that return nothing wait and go with the next statement that
-    does, or with the commit; an error in one of them surfaces there.
+    A write unit of work runs on the writer, on the event loop's thread (see
+    ``SqliteWriter``): ``BEGIN IMMEDIATE`` takes the file's write lock before
+    anything it reads. A read-only one runs on a free reader, on the reader's
+    own thread, in a snapshot fixed by its first read.
     """
 
     def __init__(self, database: SqliteDatabase, *, readonly: bool) -> None:
         self._database = database
         self._readonly = readonly
-        self._begin = "BEGIN" if readonly else "BEGIN IMMEDIATE"
-        self._connection: SqliteConnection | None = None
+        self._writer: SqliteWriter | None = None
+        self._reader: SqliteConnection | None = None
         self._begun = False
-        self._deferred: list[Job[None]] = []
         self.windows = SqliteWindowCatalog(self)
         self.sessions = SqliteSessionRepository(self)
         self.ledger = SqliteLedger(self)
@@ -88,9 +79,11 @@ class SqliteUnitOfWork:
 
     async def __aenter__(self) -> Self:
         """Take a connection: the writer, or a free reader."""
-        self._connection = await self._database.acquire(readonly=self._readonly)
         self._begun = False
-        self._deferred = []
+        if self._readonly:
+            self._reader = await self._database.acquire_reader()
+        else:
+            self._writer = await self._database.acquire_writer()
         return self
 
     async def __aexit__(
@@ -100,28 +93,35 @@ class SqliteUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         """Roll back what was not committed and give the connection back."""
-        connection, self._connection = self._connection, None
-        if connection is None:
-            return
-        self._deferred = []
+        writer, self._writer = self._writer, None
+        reader, self._reader = self._reader, None
+        begun, self._begun = self._begun, False
         self.ledger.forget_balances()
-        if self._begun:
-            # Nobody waits for the rollback: whoever takes the connection
-            # next has its statements queued behind it.
-            connection.send(rollback)
-            self._begun = False
-        self._database.release(connection, readonly=self._readonly)
+        if writer is not None:
+            writer.release()
+        elif reader is not None:
+            if begun:
+                # Nobody waits for the rollback: whoever takes the reader
+                # next has its statements queued behind it.
+                reader.send(rollback)
+            self._database.release_reader(reader)
 
     async def commit(self) -> None:
         """Make every change so far durable, at once."""
-        if self._begun or self._deferred:
-            await self._run(_commit)
-            self._begun = False
-            self.ledger.forget_balances()
+        if not self._begun:
+            return
+        if self._writer is not None:
+            await self._writer.commit()
+        else:
+            await self._on_reader(rollback)
+        self._begun = False
+        self.ledger.forget_balances()
 
     async def read(self, job: Job[T]) -> T:
         """Run a job that only reads, inside the transaction."""
-        return await self._run(job)
+        if self._writer is not None:
+            return await self._on_writer(job)
+        return await self._on_reader(job)
 
     async def write(self, job: Job[T]) -> T:
         """Run a job that writes, inside the transaction.
@@ -130,16 +130,7 @@ class SqliteUnitOfWork:
             RuntimeError: the unit of work is read-only.
         """
         self._require_writable()
-        return await self._run(job)
-
-    def defer(self, job: Job[None]) -> None:
-        """Queue a write that returns nothing for the next trip to the connection.
-
-        Raises:
-            RuntimeError: the unit of work is read-only.
-        """
-        self._require_writable()
-        self._deferred.append(job)
+        return await self._on_writer(job)
 
     def hold(self) -> None:
         """Hold the file's write lock until the unit ends.
@@ -153,35 +144,38 @@ class SqliteUnitOfWork:
         """
         self._require_writable()
 
-    async def _run(self, job: Job[T]) -> T:
-        connection = self._active()
-        begin = None
+    async def _on_writer(self, job: Job[T]) -> T:
+        writer = self._writer
+        if writer is None:
+            raise RuntimeError("unit of work used outside its 'async with' block")
+        if not self._begun:
+            await writer.begin()
+            self._begun = True
+        return writer.run(job)
+
+    async def _on_reader(self, job: Job[T]) -> T:
+        reader = self._reader
+        if reader is None:
+            raise RuntimeError("unit of work used outside its 'async with' block")
         if not self._begun:
             # Set first: if BEGIN itself fails, the rollback finds no transaction.
             self._begun = True
-            begin = self._begin
-        deferred, self._deferred = self._deferred, []
-        if begin is not None or deferred:
-            job = _in_order(begin, deferred, job)
+            job = _in_snapshot(job)
         with unavailable_as_dependency(self._database.path):
             try:
-                return await connection.run(job)
+                return await reader.run(job)
             except RuntimeError as exc:
-                if connection.stopped:
+                if reader.stopped:
                     raise DependencyUnavailable(
                         f"sqlite database {self._database.path} is closed"
                     ) from exc
                 raise
 
     def _require_writable(self) -> None:
-        self._active()
+        if self._writer is None and self._reader is None:
+            raise RuntimeError("unit of work used outside its 'async with' block")
         if self._readonly:
             raise RuntimeError("write outside a write unit of work")
-
-    def _active(self) -> SqliteConnection:
-        if self._connection is None:
-            raise RuntimeError("unit of work used outside its 'async with' block")
-        return self._connection
 
 
 class SqliteDatabase:
@@ -216,10 +210,9 @@ class SqliteDatabase:
         self._synchronous = synchronous.upper()
         self._busy_timeout_ms = busy_timeout_ms
         self._reader_count = readers
-        self._writer: SqliteConnection | None = None
+        self._writer: SqliteWriter | None = None
         self._readers: list[SqliteConnection] = []
         self._free_readers: asyncio.Queue[SqliteConnection] | None = None
-        self._write_lock = asyncio.Lock()
 
     async def migrate(self) -> list[str]:
         """Apply the pending migrations; return the names applied, in order."""
@@ -237,28 +230,49 @@ class SqliteDatabase:
         """
         if self._writer is not None:
             return
-        writer = self._connection(readonly=False, name="nerava-sqlite-writer")
         readers = [
-            self._connection(readonly=True, name=f"nerava-sqlite-reader-{i}")
+            self._reader(name=f"nerava-sqlite-reader-{i}")
             for i in range(self._reader_count)
         ]
         try:
-            await self._start([writer, *readers])
+            with unavailable_as_dependency(self.path):
+                for reader in readers:
+                    await reader.start()
+                applied = await readers[0].run(applied_names)
+                db = await asyncio.to_thread(self._open_writer)
         except BaseException:
-            await _stop_all([writer, *readers])
+            await _stop_all(readers)
             raise
+        missing = pending_migrations(load_migrations(MIGRATIONS_PACKAGE), applied)
+        if missing:
+            await asyncio.to_thread(db.close)
+            await _stop_all(readers)
+            names = ", ".join(m.name for m in missing)
+            raise DependencyUnavailable(
+                f"sqlite database {self.path} lacks migrations {names}: "
+                "run nerava migrate"
+            )
 
-        self._writer, self._readers = writer, readers
+        self._writer = SqliteWriter(
+            db,
+            path=self.path,
+            synchronous=self._synchronous,
+            busy_timeout_ms=self._busy_timeout_ms,
+        )
+        self._readers = readers
         self._free_readers = asyncio.Queue()
         for reader in readers:
             self._free_readers.put_nowait(reader)
         logger.info("sqlite database %s opened", self.path)
 
     async def close(self) -> None:
-        """Let running jobs finish, then close every connection."""
-        connections = [c for c in (self._writer, *self._readers) if c is not None]
-        self._writer, self._readers, self._free_readers = None, [], None
-        await _stop_all(connections)
+        """Let running units of work finish, then close every connection."""
+        writer, self._writer = self._writer, None
+        readers, self._readers = self._readers, []
+        self._free_readers = None
+        if writer is not None:
+            await writer.close()
+        await _stop_all(readers)
 
     async def ping(self) -> None:
         """Raise ``DependencyUnavailable`` unless the file answers a query."""
@@ -271,55 +285,64 @@ class SqliteDatabase:
 
     __call__ = unit_of_work
 
-    async def acquire(self, *, readonly: bool) -> SqliteConnection:
-        """Wait for the writer, or a free reader, at most the busy timeout.
+    async def acquire_writer(self) -> SqliteWriter:
+        """Wait for the writer, at most the busy timeout.
+
+        Raises:
+            DependencyUnavailable: the database is closed, or the writer
+                stayed taken.
+        """
+        writer = self._writer
+        if writer is None:
+            raise DependencyUnavailable(f"sqlite database {self.path} is not open")
+        await writer.acquire()
+        return writer
+
+    async def acquire_reader(self) -> SqliteConnection:
+        """Wait for a free reader, at most the busy timeout.
 
         Raises:
             DependencyUnavailable: the database is closed, or none was free.
         """
-        if self._writer is None or self._free_readers is None:
+        free = self._free_readers
+        if free is None:
             raise DependencyUnavailable(f"sqlite database {self.path} is not open")
         try:
             async with asyncio.timeout(self._busy_timeout_ms / 1000):
-                if readonly:
-                    return await self._free_readers.get()
-                await self._write_lock.acquire()
-                return self._writer
+                return await free.get()
         except TimeoutError as exc:
-            role = "reader" if readonly else "writer"
             raise DependencyUnavailable(
-                f"no sqlite {role} free after {self._busy_timeout_ms} ms"
+                f"no sqlite reader free after {self._busy_timeout_ms} ms"
             ) from exc
 
-    def release(self, connection: SqliteConnection, *, readonly: bool) -> None:
-        """Give back a connection taken with ``acquire``."""
-        if not readonly:
-            self._write_lock.release()
-        elif self._free_readers is not None and connection in self._readers:
-            self._free_readers.put_nowait(connection)
+    def release_reader(self, reader: SqliteConnection) -> None:
+        """Give back a reader taken with ``acquire_reader``."""
+        if self._free_readers is not None and reader in self._readers:
+            self._free_readers.put_nowait(reader)
 
-    def _connection(self, *, readonly: bool, name: str) -> SqliteConnection:
+    def _open_writer(self) -> sqlite3.Connection:
+        db = connect(
+            self.path,
+            busy_timeout_ms=self._busy_timeout_ms,
+            synchronous=self._synchronous,
+            readonly=False,
+            check_same_thread=False,
+        )
+        # From here on the writer waits for locks, and checkpoints, without
+        # holding up the event loop (see SqliteWriter).
+        db.execute("PRAGMA busy_timeout = 0")
+        db.execute("PRAGMA wal_autocheckpoint = 0")
+        return db
+
+    def _reader(self, *, name: str) -> SqliteConnection:
         opener = partial(
             connect,
             self.path,
             busy_timeout_ms=self._busy_timeout_ms,
             synchronous=self._synchronous,
-            readonly=readonly,
+            readonly=True,
         )
         return SqliteConnection(opener, name)
-
-    async def _start(self, connections: list[SqliteConnection]) -> None:
-        with unavailable_as_dependency(self.path):
-            for connection in connections:
-                await connection.start()
-            applied = await connections[0].run(applied_names)
-        missing = pending_migrations(load_migrations(MIGRATIONS_PACKAGE), applied)
-        if missing:
-            names = ", ".join(m.name for m in missing)
-            raise DependencyUnavailable(
-                f"sqlite database {self.path} lacks migrations {names}: "
-                "run nerava migrate"
-            )
 
 
 async def _stop_all(connections: list[SqliteConnection]) -> None:

@@ -52,7 +52,7 @@ class SqliteOutbox(Store):
         """Store events for delivery after commit."""
         batch = list(events)
         if batch:
-            self._tx.defer(lambda db: _append_events(db, batch))
+            await self._tx.write(lambda db: _append_events(db, batch))
 
     async def unpublished(self, limit: int) -> list[OutboxRecord]:
         """Return up to ``limit`` undelivered events in the order they were stored."""
@@ -61,4 +61,4 @@ class SqliteOutbox(Store):
     async def mark_published(self, positions: Sequence[int], at: datetime) -> None:
         """Record that these events were delivered."""
         batch, when = list(positions), micros(at)
-        self._tx.defer(lambda db: _mark_published(db, batch, when))
+        await self._tx.write(lambda db: _mark_published(db, batch, when))

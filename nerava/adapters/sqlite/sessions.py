@@ -134,4 +134,4 @@ class SqliteSessionRepository(Store):
 
     async def update(self, session: Session) -> None:
         """Store the new state of an existing session."""
-        self._tx.defer(lambda db: _update_session(db, session))
+        await self._tx.write(lambda db: _update_session(db, session))

@@ -38,10 +38,6 @@ class Transaction(Protocol):
         """Run a job that writes; refused in a read-only unit of work."""
         ...
 
-    def defer(self, job: Job[None]) -> None:
-        """Queue a write that returns nothing; it runs before the next job."""
-        ...
-
     def hold(self) -> None:
         """Hold the file's write lock until the unit of work ends."""
         ...

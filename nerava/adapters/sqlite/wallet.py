@@ -269,7 +269,7 @@ class SqlitePendingCredits(Store):
 
     async def add(self, credit: PendingCredit) -> None:
         """Queue a credit; a second one for the same session is ignored."""
-        self._tx.defer(lambda db: _add_credit(db, credit))
+        await self._tx.write(lambda db: _add_credit(db, credit))
 
     async def due(self, now: datetime, limit: int) -> list[PendingCredit]:
         """Return up to ``limit`` credits due at ``now``, oldest first."""
@@ -285,7 +285,7 @@ class SqlitePendingCredits(Store):
     ) -> None:
         """Count a failed attempt and set when to try again."""
         at = micros(next_attempt_at)
-        self._tx.defer(lambda db: _reschedule_credit(db, session_id, at, error))
+        await self._tx.write(lambda db: _reschedule_credit(db, session_id, at, error))
 
     async def pending_cents(self, user_id: str) -> int:
         """Return the sum of the user's pending credits, in cents."""

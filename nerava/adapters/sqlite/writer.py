@@ -1,0 +1,172 @@
+"""The one SQLite connection that writes, used on the event loop's own thread.
+
+In WAL mode with ``synchronous=NORMAL`` a commit appends to the log without
+waiting for the disk, so a write statement costs microseconds: less than a
+trip to another thread and back, which under load waits for a turn of a busy
+event loop while every other writer waits behind it. So writes run inline,
+and nothing on the loop waits for the disk or for another process:
+
+- another process's write lock is waited out by retrying ``BEGIN IMMEDIATE``
+  with asyncio sleeps (the connection's own busy handler is off);
+- checkpoints, which copy the log into the file and wait for the disk, run on
+  a worker thread every ``CHECKPOINT_EVERY`` commits, at the end of the
+  commit that is due, while the writer is still held: the next transaction
+  then finds the log fully copied and starts it over, so it does not grow
+  while writes go on (a checkpoint beside a running writer never catches up);
+- with ``synchronous=FULL`` or ``EXTRA`` a commit waits for the disk, so it
+  runs on the worker thread too.
+
+One unit of work at a time holds the writer (an ``asyncio.Lock``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import sqlite3
+from typing import Final, TypeVar
+
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception,
+    stop_after_delay,
+    wait_exponential,
+)
+
+from nerava.adapters.sqlite.connection import (
+    Job,
+    rollback,
+    unavailable_as_dependency,
+)
+from nerava.domain.errors import DependencyUnavailable
+
+__all__ = ["CHECKPOINT_EVERY", "SqliteWriter"]
+
+T = TypeVar("T")
+
+CHECKPOINT_EVERY: Final = 200
+_COMMITS_WAITING_FOR_DISK: Final = frozenset({"FULL", "EXTRA"})
+
+
+def _is_busy(exc: BaseException) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF == sqlite3.SQLITE_BUSY
+
+
+def _execute(db: sqlite3.Connection, statement: str) -> None:
+    db.execute(statement).fetchall()
+
+
+class SqliteWriter:
+    """The writer connection, its turn-taking and its checkpoints.
+
+    Args:
+        db: the writer connection, opened with ``check_same_thread=False``
+            and its busy handler and automatic checkpoints off.
+        path: the database file, for messages.
+        synchronous: the connection's ``synchronous`` mode.
+        busy_timeout_ms: how long to wait for this process's other writers,
+            or another process's write lock.
+    """
+
+    def __init__(
+        self,
+        db: sqlite3.Connection,
+        *,
+        path: str,
+        synchronous: str,
+        busy_timeout_ms: int,
+    ) -> None:
+        self._db = db
+        self._path = path
+        self._timeout_s = busy_timeout_ms / 1000
+        self._commit_off_loop = synchronous in _COMMITS_WAITING_FOR_DISK
+        self._disk = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="nerava-sqlite-commit"
+        )
+        self._turn = asyncio.Lock()
+        self._commits = 0
+        self._closed = False
+
+    async def acquire(self) -> None:
+        """Wait for this process's writer, at most the busy timeout.
+
+        Raises:
+            DependencyUnavailable: the writer is closed, or stayed taken.
+        """
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                await self._turn.acquire()
+        except TimeoutError as exc:
+            raise DependencyUnavailable(
+                f"no sqlite writer free after {self._timeout_s * 1000:.0f} ms"
+            ) from exc
+        if self._closed:
+            self._turn.release()
+            raise DependencyUnavailable(f"sqlite database {self._path} is closed")
+
+    def release(self) -> None:
+        """End the open transaction, keeping none of it, and free the writer."""
+        try:
+            with unavailable_as_dependency(self._path):
+                rollback(self._db)
+        finally:
+            self._turn.release()
+
+    async def begin(self) -> None:
+        """Begin a write transaction, taking the file's write lock first.
+
+        Raises:
+            DependencyUnavailable: another process held the lock for longer
+                than the busy timeout, or the file failed.
+        """
+        with unavailable_as_dependency(self._path):
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc):
+                    raise
+            async for attempt in AsyncRetrying(
+                retry=retry_if_exception(_is_busy),
+                wait=wait_exponential(multiplier=0.001, max=0.05),
+                stop=stop_after_delay(self._timeout_s),
+                reraise=True,
+            ):
+                with attempt:
+                    self._db.execute("BEGIN IMMEDIATE")
+
+    def run(self, job: Job[T]) -> T:
+        """Run ``job`` on the writer, here and now."""
+        with unavailable_as_dependency(self._path):
+            return job(self._db)
+
+    async def commit(self) -> None:
+        """Commit the open transaction, then checkpoint if one is due."""
+        with unavailable_as_dependency(self._path):
+            if self._commit_off_loop:
+                await self._off_loop("COMMIT")
+            else:
+                self._db.execute("COMMIT")
+            self._commits += 1
+            if self._commits % CHECKPOINT_EVERY == 0:
+                await self._off_loop("PRAGMA wal_checkpoint(PASSIVE)")
+
+    async def close(self) -> None:
+        """Wait for the unit of work holding the writer, then close it."""
+        async with self._turn:
+            if self._closed:
+                return
+            self._closed = True
+            await asyncio.to_thread(self._db.close)
+            self._disk.shutdown(wait=True)
+
+    async def _off_loop(self, statement: str) -> None:
+        future = self._disk.submit(_execute, self._db, statement)
+        try:
+            await asyncio.wrap_future(future)
+        except asyncio.CancelledError:
+            # A statement that already began runs on: the connection is not
+            # free for the next unit of work until it has ended.
+            concurrent.futures.wait([future])
+            raise
