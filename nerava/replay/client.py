@@ -9,6 +9,9 @@ refusal into an error carrying the service's stable ``detail`` code::
     ├── ServiceRefused       the service said no to this request (its code)
     ├── ServiceUnavailable   no answer after the retries (a code still)
     └── ReplayAborted        the target cannot be replayed against at all
+
+Requests go out through a ``Transport``: aiohttp over the network (``connect``),
+or an ``httpx.AsyncClient`` for an app in process or a mock.
 """
 
 from __future__ import annotations
@@ -16,10 +19,11 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Final, TypeVar
+from typing import Final, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -29,6 +33,14 @@ from tenacity import (
     retry_if_exception_type,
     stop_after_attempt,
     wait_exponential_jitter,
+)
+
+from nerava.replay.transport import (
+    AiohttpTransport,
+    Answer,
+    HttpxTransport,
+    Transport,
+    TransportFailed,
 )
 
 __all__ = [
@@ -41,6 +53,7 @@ __all__ = [
     "Stopped",
     "WalletState",
     "WindowTerms",
+    "connect",
     "iso_z",
 ]
 
@@ -148,11 +161,46 @@ def iso_z(instant: datetime) -> str:
     return instant.isoformat().replace("+00:00", "Z")
 
 
-class NeravaClient:
-    """Send charge events and read wallets over one kept-alive HTTP client.
+@asynccontextmanager
+async def connect(
+    url: str,
+    *,
+    key: str | None = None,
+    connections: int = 8,
+    timeout_s: float = 30.0,
+    trust_env: bool = True,
+    through: httpx.AsyncBaseTransport | None = None,
+) -> AsyncIterator[NeravaClient]:
+    """Open a client of the service at ``url`` over kept-alive connections.
 
     Args:
-        http: the client to send with (its ``base_url`` is the service); the
+        url: the service's root.
+        key: the API key, sent as a bearer token; ``None`` sends none.
+        connections: connections open at once; one per request in flight
+            means none is opened mid-run.
+        timeout_s: the longest one try of a request may take.
+        trust_env: take proxies from the environment.
+        through: send through this httpx transport (e.g. an app in process,
+            or a mock) instead of the network.
+    """
+    if through is not None:
+        async with httpx.AsyncClient(
+            base_url=url, transport=through, timeout=timeout_s
+        ) as http:
+            yield NeravaClient(http, key=key)
+        return
+    async with AiohttpTransport.open(
+        url, connections=connections, timeout_s=timeout_s, trust_env=trust_env
+    ) as transport:
+        yield NeravaClient(transport, key=key)
+
+
+class NeravaClient:
+    """Send charge events and read wallets over kept-alive connections.
+
+    Args:
+        http: what to send through: a ``Transport``, or an
+            ``httpx.AsyncClient`` whose ``base_url`` is the service; the
             caller owns it and closes it.
         key: the API key, sent as a bearer token; ``None`` sends none.
         attempts: tries per request when the server faults or the network
@@ -166,7 +214,7 @@ class NeravaClient:
 
     def __init__(
         self,
-        http: httpx.AsyncClient,
+        http: Transport | httpx.AsyncClient,
         *,
         key: str | None = None,
         attempts: int = 4,
@@ -174,8 +222,9 @@ class NeravaClient:
         max_rate_limited: int = 1000,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self._http = http
-        self._base_url = str(http.base_url).rstrip("/")
+        self._transport = (
+            HttpxTransport(http) if isinstance(http, httpx.AsyncClient) else http
+        )
         self._headers = {"Content-Type": "application/json"}
         if key:
             self._headers["Authorization"] = f"Bearer {key}"
@@ -249,10 +298,7 @@ class NeravaClient:
         body: bytes | None = None,
         idempotency_key: str | None = None,
     ) -> bytes:
-        # A whole URL parses once; a path with params would be parsed, merged
-        # with the base and encoded again on every request.
-        query = "" if at is None else f"?at={iso_z(at)}"
-        url = httpx.URL(f"{self._base_url}{path}{query}")
+        target = path if at is None else f"{path}?at={iso_z(at)}"
         headers = self._headers
         if idempotency_key is not None:
             headers = {**headers, "Idempotency-Key": idempotency_key}
@@ -260,7 +306,7 @@ class NeravaClient:
         # The first try skips the retry machinery: nearly every request needs
         # only one.
         try:
-            return await self._once(method, url, body, headers)
+            return await self._once(method, target, body, headers)
         except _Transient as exc:
             if self._attempts <= 1:
                 raise ServiceUnavailable(exc.code, exc.message) from exc
@@ -269,7 +315,7 @@ class NeravaClient:
         try:
             async for attempt in self._retrying.copy():
                 with attempt:
-                    return await self._once(method, url, body, headers)
+                    return await self._once(method, target, body, headers)
         except _Transient as exc:
             raise ServiceUnavailable(exc.code, exc.message) from exc
         raise AssertionError("retrying ended without an outcome")  # pragma: no cover
@@ -277,36 +323,31 @@ class NeravaClient:
     async def _once(
         self,
         method: str,
-        url: httpx.URL,
+        target: str,
         body: bytes | None,
         headers: Mapping[str, str],
     ) -> bytes:
         for _ in range(self._max_rate_limited + 1):
             try:
-                response = await self._http.request(
-                    method, url, content=body, headers=headers
-                )
-            except httpx.TimeoutException as exc:
-                raise _Transient("timeout", f"{method} {url.path}: {exc!r}") from exc
-            except httpx.TransportError as exc:
-                raise _Transient(
-                    "network_error", f"{method} {url.path}: {exc!r}"
-                ) from exc
+                answer = await self._transport.send(method, target, body, headers)
+            except TransportFailed as exc:
+                raise _Transient(exc.code, exc.message) from exc
 
-            status = response.status_code
+            status = answer.status
             if status < 300:
-                return response.content
+                return answer.content
             if status == 429:
-                await self._sleep(_retry_after(response.headers))
+                await self._sleep(_retry_after(answer.retry_after))
                 continue
-            error = _error_of(response)
+            error = _error_of(answer)
             if status >= 500 or error.detail == "request_in_progress":
                 raise _Transient(error.detail, error.message)
             if error.detail in _FATAL:
                 raise ReplayAborted(error.detail, _FATAL[error.detail])
             raise ServiceRefused(status, error.detail, error.message)
+        path = target.partition("?")[0]
         raise ServiceUnavailable(
-            "rate_limited", f"{method} {url.path}: still rate limited after waiting"
+            "rate_limited", f"{method} {path}: still rate limited after waiting"
         )
 
 
@@ -317,19 +358,19 @@ def _decoded(decode: Callable[[bytes], _R], content: bytes) -> _R:
         raise ServiceUnavailable("invalid_response", str(exc)) from exc
 
 
-def _error_of(response: httpx.Response) -> _ErrorBody:
+def _error_of(answer: Answer) -> _ErrorBody:
     try:
-        error = _error(response.content)
+        error = _error(answer.content)
     except msgspec.DecodeError:
         error = _ErrorBody()
     if not error.detail:
-        return _ErrorBody(f"http_{response.status_code}", error.message)
+        return _ErrorBody(f"http_{answer.status}", error.message)
     return error
 
 
-def _retry_after(headers: Mapping[str, Any]) -> float:
+def _retry_after(header: str | None) -> float:
     """Read ``Retry-After`` (seconds or an HTTP date); one second if absent."""
-    value = str(headers.get("retry-after", "")).strip()
+    value = (header or "").strip()
     try:
         seconds = float(value)
     except ValueError:

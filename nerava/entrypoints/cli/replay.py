@@ -30,7 +30,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from nerava.replay.client import NeravaClient, ReplayError
+from nerava.replay.client import ReplayError, connect
 from nerava.replay.embedded import EmbeddedServiceFailed, embedded_service
 from nerava.replay.parsing import FileFormat, ParsedFile, UnknownFormat, read_sessions
 from nerava.replay.report import EMBEDDED, Report, build_report, encode_report
@@ -175,17 +175,14 @@ async def _replay(
     parsed: ParsedFile, file: Path, console: Console, target: _Target
 ) -> Report:
     # One kept-alive connection per request in flight, never a new one.
-    connections = target.concurrency
-    async with httpx.AsyncClient(
-        base_url=target.url,
-        transport=target.transport,
-        limits=httpx.Limits(
-            max_connections=connections, max_keepalive_connections=connections
-        ),
-        timeout=httpx.Timeout(30.0),
+    async with connect(
+        target.url,
+        key=target.key,
+        connections=target.concurrency,
+        timeout_s=30.0,
         trust_env=target.trust_env,
-    ) as http:
-        client = NeravaClient(http, key=target.key)
+        through=target.transport,
+    ) as client:
         with _ProgressBar(console) as progress:
             replayed = await replay_sessions(
                 parsed.sessions,
