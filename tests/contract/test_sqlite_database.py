@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -169,7 +170,8 @@ async def test_a_write_waits_for_another_process_to_let_go_of_the_lock(
 async def test_the_log_is_checkpointed_into_the_file_as_commits_go_by(
     sqlite_db: SqliteDatabase,
 ) -> None:
-    log = Path(f"{sqlite_db.path}-wal")
+    def log_size() -> int:
+        return os.stat(f"{sqlite_db.path}-wal").st_size
 
     async def commit_sessions(first: int, count: int) -> None:
         for n in range(first, first + count):
@@ -179,12 +181,12 @@ async def test_the_log_is_checkpointed_into_the_file_as_commits_go_by(
             await asyncio.sleep(0)
 
     await commit_sessions(0, CHECKPOINT_EVERY // 2)
-    half_a_period = log.stat().st_size
+    half_a_period = log_size()
     await commit_sessions(CHECKPOINT_EVERY // 2, 6 * CHECKPOINT_EVERY)
 
     # The log starts over after each checkpoint instead of growing with every
     # commit: without checkpoints it would hold 13 half periods by now.
-    assert log.stat().st_size <= 6 * half_a_period
+    assert log_size() <= 6 * half_a_period
     with sqlite3.connect(sqlite_db.path) as other:
         (count,) = other.execute("SELECT count(*) FROM sessions").fetchone()
     assert count == CHECKPOINT_EVERY // 2 + 6 * CHECKPOINT_EVERY
@@ -234,6 +236,19 @@ async def test_a_write_unit_waits_its_turn_within_the_process(
     await asyncio.gather(write("first", 0.02), write("second", 0))
 
     assert order == ["first in", "first out", "second in", "second out"]
+
+
+async def test_a_write_unit_gives_up_when_the_writer_stays_taken(
+    sqlite_db: SqliteDatabase,
+) -> None:
+    async with sqlite_db.unit_of_work():
+        with pytest.raises(DependencyUnavailable, match="no sqlite writer free"):
+            async with sqlite_db.unit_of_work():
+                pass
+
+    async with sqlite_db.unit_of_work() as uow:
+        await uow.sessions.add(a_session())
+        await uow.commit()
 
 
 async def test_a_closed_database_is_unavailable(sqlite_path: str) -> None:

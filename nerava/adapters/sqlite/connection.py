@@ -9,12 +9,12 @@ so callers make each job do as much as it can.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from types import TracebackType
 from typing import Any, TypeVar
 
 from nerava.domain.errors import DependencyUnavailable
@@ -22,6 +22,7 @@ from nerava.domain.errors import DependencyUnavailable
 __all__ = [
     "Job",
     "SqliteConnection",
+    "UnavailableAsDependency",
     "connect",
     "rollback",
     "unavailable_as_dependency",
@@ -56,17 +57,34 @@ def _is_unavailable(exc: sqlite3.Error) -> bool:
     return code is not None and code & 0xFF in _UNAVAILABLE_CODES
 
 
-@contextlib.contextmanager
-def unavailable_as_dependency(path: str) -> Iterator[None]:
-    """Turn a failure of the file or of a lock into ``DependencyUnavailable``."""
-    try:
-        yield
-    except sqlite3.Error as exc:
-        if _is_unavailable(exc):
+class UnavailableAsDependency:
+    """Turn a failure of the file or of a lock into ``DependencyUnavailable``.
+
+    A context manager with no state of its own, so one is kept and entered
+    again for every statement.
+    """
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if isinstance(exc, sqlite3.Error) and _is_unavailable(exc):
             raise DependencyUnavailable(
-                f"sqlite database {path} failed: {exc}"
+                f"sqlite database {self._path} failed: {exc}"
             ) from exc
-        raise
+
+
+def unavailable_as_dependency(path: str) -> UnavailableAsDependency:
+    """Turn a failure of the file or of a lock into ``DependencyUnavailable``."""
+    return UnavailableAsDependency(path)
 
 
 def connect(

@@ -307,6 +307,9 @@ class SqliteDatabase:
         free = self._free_readers
         if free is None:
             raise DependencyUnavailable(f"sqlite database {self.path} is not open")
+        if not free.empty():
+            # Taken at once, without the cost of a timer.
+            return free.get_nowait()
         try:
             async with asyncio.timeout(self._busy_timeout_ms / 1000):
                 return await free.get()

@@ -35,8 +35,8 @@ from tenacity import (
 
 from nerava.adapters.sqlite.connection import (
     Job,
+    UnavailableAsDependency,
     rollback,
-    unavailable_as_dependency,
 )
 from nerava.domain.errors import DependencyUnavailable
 
@@ -44,7 +44,11 @@ __all__ = ["CHECKPOINT_EVERY", "SqliteWriter"]
 
 T = TypeVar("T")
 
-CHECKPOINT_EVERY: Final = 200
+# A checkpoint stalls the writer for the copy and two disk flushes, plus the
+# hand-offs to its thread and back, each of which may wait out the GIL's
+# switch interval on a busy loop. Few long ones stall it less in all than
+# many short ones; a thousand commits make a log of a few megabytes.
+CHECKPOINT_EVERY: Final = 1000
 _COMMITS_WAITING_FOR_DISK: Final = frozenset({"FULL", "EXTRA"})
 
 
@@ -79,12 +83,14 @@ class SqliteWriter:
     ) -> None:
         self._db = db
         self._path = path
+        self._unavailable = UnavailableAsDependency(path)
         self._timeout_s = busy_timeout_ms / 1000
         self._commit_off_loop = synchronous in _COMMITS_WAITING_FOR_DISK
         self._disk = concurrent.futures.ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="nerava-sqlite-commit"
         )
         self._turn = asyncio.Lock()
+        self._waiting = 0
         self._commits = 0
         self._closed = False
 
@@ -94,6 +100,18 @@ class SqliteWriter:
         Raises:
             DependencyUnavailable: the writer is closed, or stayed taken.
         """
+        if self._turn.locked() or self._waiting:
+            await self._wait_for_turn()
+        else:
+            # Free, and nobody queued before us: taken at once, without
+            # the cost of a timer.
+            await self._turn.acquire()
+        if self._closed:
+            self._turn.release()
+            raise DependencyUnavailable(f"sqlite database {self._path} is closed")
+
+    async def _wait_for_turn(self) -> None:
+        self._waiting += 1
         try:
             async with asyncio.timeout(self._timeout_s):
                 await self._turn.acquire()
@@ -101,14 +119,13 @@ class SqliteWriter:
             raise DependencyUnavailable(
                 f"no sqlite writer free after {self._timeout_s * 1000:.0f} ms"
             ) from exc
-        if self._closed:
-            self._turn.release()
-            raise DependencyUnavailable(f"sqlite database {self._path} is closed")
+        finally:
+            self._waiting -= 1
 
     def release(self) -> None:
         """End the open transaction, keeping none of it, and free the writer."""
         try:
-            with unavailable_as_dependency(self._path):
+            with self._unavailable:
                 rollback(self._db)
         finally:
             self._turn.release()
@@ -120,7 +137,7 @@ class SqliteWriter:
             DependencyUnavailable: another process held the lock for longer
                 than the busy timeout, or the file failed.
         """
-        with unavailable_as_dependency(self._path):
+        with self._unavailable:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 return
@@ -138,12 +155,12 @@ class SqliteWriter:
 
     def run(self, job: Job[T]) -> T:
         """Run ``job`` on the writer, here and now."""
-        with unavailable_as_dependency(self._path):
+        with self._unavailable:
             return job(self._db)
 
     async def commit(self) -> None:
         """Commit the open transaction, then checkpoint if one is due."""
-        with unavailable_as_dependency(self._path):
+        with self._unavailable:
             if self._commit_off_loop:
                 await self._off_loop("COMMIT")
             else:
