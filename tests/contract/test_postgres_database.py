@@ -14,7 +14,7 @@ from nerava.adapters.postgres import PostgresDatabase
 from nerava.adapters.postgres.database import MIGRATIONS_PACKAGE, apply_migrations
 from nerava.domain.errors import DependencyUnavailable
 from tests.conftest import ResetPostgres
-from tests.contract.examples import a_reward, a_session
+from tests.contract.examples import a_credit, a_reward, a_session, a_window
 
 pytestmark = pytest.mark.postgres
 
@@ -167,6 +167,7 @@ async def test_connections_run_with_the_promised_settings(
         "TimeZone",
         "transaction_isolation",
         "transaction_read_only",
+        "jit",
     )
 
     async with postgres_db.unit_of_work() as writer:
@@ -174,7 +175,14 @@ async def test_connections_run_with_the_promised_settings(
     async with postgres_db.unit_of_work(readonly=True) as reader:
         read_only = await reader.fetch_one("SHOW transaction_read_only")
 
-    assert written == [("on",), ("300ms",), ("UTC",), ("read committed",), ("off",)]
+    assert written == [
+        ("on",),
+        ("300ms",),
+        ("UTC",),
+        ("read committed",),
+        ("off",),
+        ("off",),
+    ]
     assert read_only == ("on",)
 
 
@@ -201,3 +209,79 @@ async def test_a_balance_written_before_a_commit_is_read_again_after_it(
         after = await uow.ledger.balance("driver-1")
 
     assert (written, after) == (100, 500)
+
+
+async def test_a_deferred_write_that_fails_fails_the_commit_and_leaves_nothing(
+    postgres_db: PostgresDatabase,
+) -> None:
+    async with postgres_db.unit_of_work() as uow:
+        await uow.sessions.add(a_session())
+        await uow.credits.add(a_credit("ses_1", cents=-1))
+        with pytest.raises(psycopg.errors.CheckViolation):
+            await uow.commit()
+
+    async with postgres_db.unit_of_work(readonly=True) as uow:
+        assert await uow.sessions.get("ses_1") is None
+        assert await uow.credits.count() == 0
+
+
+async def test_a_deferred_write_is_seen_by_the_next_statement_of_its_unit(
+    postgres_db: PostgresDatabase,
+) -> None:
+    async with postgres_db.unit_of_work() as uow:
+        await uow.credits.add(a_credit("ses_1", cents=250))
+        pending = await uow.credits.pending_cents("driver-1")
+
+    assert pending == 250
+
+
+async def test_a_catalog_change_from_another_replica_is_seen_at_once(
+    postgres_db: PostgresDatabase, postgres_url: str
+) -> None:
+    other = PostgresDatabase(postgres_url)
+    await other.open()
+    async with postgres_db.unit_of_work(readonly=True) as uow:
+        before = await uow.windows.list()
+
+    async with other.unit_of_work() as uow:
+        await uow.windows.put(a_window())
+        await uow.commit()
+    await other.close()
+    async with postgres_db.unit_of_work(readonly=True) as uow:
+        after = await uow.windows.list()
+
+    assert [w.id for w in before] == ["green_hour", "solar_surplus"]
+    assert [w.id for w in after] == ["green_hour", "night_owl", "solar_surplus"]
+
+
+async def test_a_catalog_change_rolled_back_never_reaches_another_unit(
+    postgres_db: PostgresDatabase, postgres_url: str
+) -> None:
+    async with postgres_db.unit_of_work() as uow:
+        await uow.windows.put(a_window(label="Rolled Back"))
+        seen_inside = await uow.windows.list()
+    other = PostgresDatabase(postgres_url)
+    await other.open()
+    async with other.unit_of_work() as uow:
+        await uow.windows.put(a_window(label="Kept"))
+        await uow.commit()
+    await other.close()
+
+    async with postgres_db.unit_of_work(readonly=True) as uow:
+        windows = {w.id: w.label for w in await uow.windows.list()}
+
+    assert "Rolled Back" in {w.label for w in seen_inside}
+    assert windows["night_owl"] == "Kept"
+
+
+async def test_statements_stay_prepared_across_read_only_units(
+    postgres_db: PostgresDatabase,
+) -> None:
+    for _ in range(14):
+        async with postgres_db.unit_of_work(readonly=True) as uow:
+            await uow.windows.get("green_hour")
+
+    async with postgres_db.unit_of_work(readonly=True) as uow:
+        prepared = await uow.fetch_all("SELECT statement FROM pg_prepared_statements")
+
+    assert any("FROM windows WHERE id" in row[0] for row in prepared)

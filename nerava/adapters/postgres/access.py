@@ -66,7 +66,7 @@ class PostgresIdempotencyStore(Store):
 
     async def complete(self, scope: str, key: str, response: StoredResponse) -> None:
         """Store the response of a claimed key."""
-        await self._tx.execute(
+        self._tx.defer(
             "UPDATE idempotency_keys SET response_status = %s, response_body = %s "
             "WHERE scope = %s AND key = %s",
             (response.status, response.body, scope, key),

@@ -4,6 +4,13 @@ Each unit of work takes a pooled connection for its life and runs one READ
 COMMITTED transaction on it (``READ ONLY`` when asked). A server that is
 down or slow, or a pool with no free connection in time, surfaces as
 ``DependencyUnavailable``; every statement has a server-side timeout.
+
+Round trips are what a request pays most for, so a unit of work saves them:
+its ``BEGIN`` goes in one pipeline with its first statement, and writes
+whose outcome no caller reads (``defer``) wait, in order, for the next
+statement or the ``COMMIT`` and go in one pipeline with it. A deferred
+write that fails fails that statement or the commit; the transaction is
+rolled back as if it had failed on its own.
 """
 
 from __future__ import annotations
@@ -11,12 +18,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from types import TracebackType
 from typing import LiteralString, Self
 
 import psycopg
-from psycopg import AsyncConnection, IsolationLevel
+from psycopg import AsyncConnection, AsyncCursor
 from psycopg.abc import Buffer, Params
 from psycopg.adapt import Loader
 from psycopg.pq import TransactionStatus
@@ -28,7 +35,7 @@ from nerava.adapters.postgres.outbox import PostgresOutbox
 from nerava.adapters.postgres.sessions import PostgresSessionRepository
 from nerava.adapters.postgres.transaction import Row
 from nerava.adapters.postgres.wallet import PostgresLedger, PostgresPendingCredits
-from nerava.adapters.postgres.windows import PostgresWindowCatalog
+from nerava.adapters.postgres.windows import CatalogCache, PostgresWindowCatalog
 from nerava.domain.errors import DependencyUnavailable
 
 __all__ = ["PostgresDatabase", "PostgresUnitOfWork", "apply_migrations"]
@@ -40,6 +47,11 @@ MIGRATIONS_PACKAGE = "nerava.adapters.postgres"
 MIGRATION_LOCK = "SELECT pg_advisory_xact_lock(hashtext('nerava schema migrations'))"
 
 Connection = AsyncConnection[Row]
+
+# Connections run in autocommit: a unit of work opens its transaction itself,
+# in the same round trip as its first statement.
+_BEGIN = "BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE"
+_BEGIN_READ_ONLY = "BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY"
 
 
 class _JsonText(Loader):
@@ -74,8 +86,11 @@ class PostgresUnitOfWork:
     def __init__(self, database: PostgresDatabase, *, readonly: bool) -> None:
         self._database = database
         self._readonly = readonly
+        self._begin: LiteralString = _BEGIN_READ_ONLY if readonly else _BEGIN
         self._conn: Connection | None = None
-        self.windows = PostgresWindowCatalog(self)
+        self._begun = False
+        self._deferred: list[tuple[LiteralString, Params]] = []
+        self.windows = PostgresWindowCatalog(self, database.catalog_cache)
         self.sessions = PostgresSessionRepository(self)
         self.ledger = PostgresLedger(self)
         self.credits = PostgresPendingCredits(self)
@@ -85,7 +100,7 @@ class PostgresUnitOfWork:
 
     async def __aenter__(self) -> Self:
         """Take a connection from the pool; the transaction begins with a statement."""
-        self._conn = await self._database.acquire(readonly=self._readonly)
+        self._conn = await self._database.acquire()
         return self
 
     async def __aexit__(
@@ -98,9 +113,17 @@ class PostgresUnitOfWork:
         conn, self._conn = self._conn, None
         if conn is None:
             return
+        self._begun = False
+        self._deferred.clear()
         self.ledger.forget_balances()
         try:
-            if conn.info.transaction_status != TransactionStatus.IDLE:
+            status = conn.info.transaction_status
+            # A read-only transaction has nothing to undo. Ending it with
+            # COMMIT keeps the connection's prepared statements, which
+            # psycopg drops on every ROLLBACK.
+            if status == TransactionStatus.INTRANS and self._readonly:
+                await conn.commit()
+            elif status != TransactionStatus.IDLE:
                 await conn.rollback()
         except psycopg.Error:
             # The server ends the transaction of a lost connection itself;
@@ -114,8 +137,12 @@ class PostgresUnitOfWork:
         # A connection lost during COMMIT leaves its outcome unknown to us;
         # idempotency keys let the client repeat the request safely.
         self.ledger.forget_balances()
+        conn = self._active()
+        if not (self._begun or self._deferred):
+            return
         with _unavailable_as_dependency():
-            await self._active().commit()
+            await self._run(conn, "COMMIT", prepare=False)
+        self._begun = False
 
     async def fetch_one(
         self, query: LiteralString, params: Params = (), *, write: bool = False
@@ -123,35 +150,55 @@ class PostgresUnitOfWork:
         """Run a statement and return its first row, or None."""
         conn = self._writable() if write else self._active()
         with _unavailable_as_dependency():
-            cursor = await conn.execute(query, params)
+            cursor = await self._run(conn, query, params)
             return await cursor.fetchone()
 
     async def fetch_all(self, query: LiteralString, params: Params = ()) -> list[Row]:
         """Run a query and return every row."""
+        conn = self._active()
         with _unavailable_as_dependency():
-            cursor = await self._active().execute(query, params)
+            cursor = await self._run(conn, query, params)
             return await cursor.fetchall()
 
     async def execute(self, query: LiteralString, params: Params = ()) -> int:
         """Run a writing statement and return how many rows it touched."""
         conn = self._writable()
         with _unavailable_as_dependency():
-            cursor = await conn.execute(query, params)
+            cursor = await self._run(conn, query, params)
             return cursor.rowcount
 
-    async def execute_many(
-        self, query: LiteralString, params: Sequence[Params]
-    ) -> None:
-        """Run a writing statement once per set of parameters, pipelined."""
-        conn = self._writable()
-        with _unavailable_as_dependency():
-            async with conn.cursor() as cursor:
-                await cursor.executemany(query, params)
+    def defer(self, query: LiteralString, params: Params = ()) -> None:
+        """Queue a writing statement to run before the next statement or commit."""
+        self._writable()
+        self._deferred.append((query, params))
 
     @property
     def readonly(self) -> bool:
         """Whether the transaction may only read."""
         return self._readonly
+
+    async def _run(
+        self,
+        conn: Connection,
+        query: LiteralString,
+        params: Params = (),
+        *,
+        prepare: bool | None = None,
+    ) -> AsyncCursor[Row]:
+        begin = not self._begun
+        deferred, self._deferred = self._deferred, []
+        self._begun = True
+        if not (begin or deferred):
+            return await conn.execute(query, params, prepare=prepare)
+
+        # One round trip for all: the results arrive, in order, when the
+        # pipeline ends; the first error skips the rest and is raised.
+        async with conn.pipeline():
+            if begin:
+                await conn.execute(self._begin, prepare=False)
+            for statement, values in deferred:
+                await conn.execute(statement, values)
+            return await conn.execute(query, params, prepare=prepare)
 
     def _active(self) -> Connection:
         if self._conn is None:
@@ -195,6 +242,7 @@ class PostgresDatabase:
         self._statement_timeout_ms = statement_timeout_ms
         self._connect_timeout = _whole_seconds(timeout_s)
         self._pool: AsyncConnectionPool[Connection] | None = None
+        self.catalog_cache = CatalogCache()
 
     async def migrate(self) -> list[str]:
         """Apply the pending migrations; return the names applied, in order."""
@@ -213,7 +261,7 @@ class PostgresDatabase:
             return
         pool = AsyncConnectionPool(
             self.url,
-            kwargs={"autocommit": False, "connect_timeout": self._connect_timeout},
+            kwargs={"autocommit": True, "connect_timeout": self._connect_timeout},
             min_size=self._min_size,
             max_size=self._max_size,
             timeout=self._timeout_s,
@@ -252,8 +300,8 @@ class PostgresDatabase:
 
     __call__ = unit_of_work
 
-    async def acquire(self, *, readonly: bool) -> Connection:
-        """Take a connection from the pool, set for a read-only or a write unit.
+    async def acquire(self) -> Connection:
+        """Take a connection from the pool, outside any transaction.
 
         Raises:
             DependencyUnavailable: the pool is closed, or no connection came
@@ -262,10 +310,7 @@ class PostgresDatabase:
         if self._pool is None:
             raise DependencyUnavailable("postgres database is not open")
         with _unavailable_as_dependency():
-            conn = await self._pool.getconn()
-        if conn.read_only != readonly:
-            await conn.set_read_only(readonly)
-        return conn
+            return await self._pool.getconn()
 
     async def release(self, conn: Connection) -> None:
         """Give a connection back to the pool it came from."""
@@ -277,15 +322,16 @@ class PostgresDatabase:
 
     async def _configure(self, conn: Connection) -> None:
         conn.adapters.register_loader("jsonb", _JsonText)
-        await conn.set_isolation_level(IsolationLevel.READ_COMMITTED)
-        await conn.set_autocommit(True)
+        # JIT is off: every statement here touches a few rows, and a planner
+        # estimating from unanalyzed tables can start milliseconds of
+        # compilation for a statement that runs in microseconds.
         await conn.execute(
             "SELECT set_config('TimeZone', 'UTC', false), "
             "set_config('statement_timeout', %s, false), "
-            "set_config('synchronous_commit', 'on', false)",
+            "set_config('synchronous_commit', 'on', false), "
+            "set_config('jit', 'off', false)",
             (str(self._statement_timeout_ms),),
         )
-        await conn.set_autocommit(False)
 
     async def _require_migrated(self, pool: AsyncConnectionPool[Connection]) -> None:
         async with pool.connection() as conn:

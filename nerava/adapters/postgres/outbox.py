@@ -23,14 +23,13 @@ class PostgresOutbox(Store):
     async def append(self, events: Sequence[DomainEvent]) -> None:
         """Store events for delivery after commit."""
         rows = [(e.event_id, encode_event(e).decode(), e.occurred_at) for e in events]
-        # A change brings one or two events; one statement costs far less
-        # than a pipelined executemany for so few rows.
-        if len(rows) == 1:
-            await self._tx.execute(_INSERT_ONE, rows[0])
-        elif len(rows) == 2:
-            await self._tx.execute(_INSERT_TWO, (*rows[0], *rows[1]))
-        elif rows:
-            await self._tx.execute_many(_INSERT_ONE, rows)
+        # A change brings one or two events. Two go in one statement, whose
+        # rows take their positions in the order given.
+        if len(rows) == 2:
+            self._tx.defer(_INSERT_TWO, (*rows[0], *rows[1]))
+        else:
+            for row in rows:
+                self._tx.defer(_INSERT_ONE, row)
 
     async def unpublished(self, limit: int) -> list[OutboxRecord]:
         """Return up to ``limit`` undelivered events in the order they were stored."""
@@ -47,7 +46,7 @@ class PostgresOutbox(Store):
     async def mark_published(self, positions: Sequence[int], at: datetime) -> None:
         """Record that these events were delivered."""
         if positions:
-            await self._tx.execute(
+            self._tx.defer(
                 "UPDATE outbox SET published_at = %s WHERE position = ANY(%s)",
                 (at, list(positions)),
             )

@@ -115,7 +115,7 @@ class PostgresSessionRepository(Store):
     async def update(self, session: Session) -> None:
         """Store the new state of an existing session."""
         # What a session captured at its start never changes: not rewritten.
-        await self._tx.execute(
+        self._tx.defer(
             "UPDATE sessions SET state = %s, stopped_at = %s, wh = %s, "
             "meter_values = %s, reward = %s, credit_status_at_stop = %s, "
             "balance_at_stop_cents = %s, cancelled_at = %s, cancel_reason = %s "

@@ -8,7 +8,6 @@ indexes, not checks in Python, make "at most once" hold when replicas race:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, LiteralString, Protocol
 
 from psycopg.abc import Params
@@ -40,10 +39,12 @@ class Transaction(Protocol):
         """Run a writing statement and return how many rows it touched."""
         ...
 
-    async def execute_many(
-        self, query: LiteralString, params: Sequence[Params]
-    ) -> None:
-        """Run a writing statement once per set of parameters."""
+    def defer(self, query: LiteralString, params: Params = ()) -> None:
+        """Queue a writing statement whose outcome no caller reads.
+
+        It runs, in order, before the next statement or the commit, in the
+        same round trip; if it fails, that statement or the commit fails.
+        """
         ...
 
 

@@ -65,19 +65,23 @@ class PostgresLedger(Store):
 
     async def lock_wallet(self, user_id: str) -> None:
         """Lock the user's wallet row, creating it empty if need be."""
-        while not await self._tx.fetch_one(
-            "SELECT 1 FROM wallets WHERE user_id = %s FOR UPDATE",
-            (user_id,),
-            write=True,
-        ):
-            # A row this transaction inserts is out of others' reach until it
-            # ends; one that another inserted first is locked on the next turn.
-            created = await self._tx.execute(
-                "INSERT INTO wallets (user_id, balance_cents) VALUES (%s, 0) "
-                "ON CONFLICT (user_id) DO NOTHING",
-                (user_id,),
+        # One statement locks the row, or inserts it when there is none: a
+        # row this transaction inserts is out of others' reach until it ends.
+        # When another inserted it first, the insert does nothing and the
+        # next turn, with a newer snapshot, locks that row.
+        while True:
+            row = await self._tx.fetch_one(
+                "WITH locked AS ("
+                "SELECT 1 FROM wallets WHERE user_id = %s FOR UPDATE), "
+                "created AS ("
+                "INSERT INTO wallets (user_id, balance_cents) "
+                "SELECT %s, 0 WHERE NOT EXISTS (SELECT FROM locked) "
+                "ON CONFLICT (user_id) DO NOTHING RETURNING 1) "
+                "SELECT EXISTS (SELECT FROM locked) OR EXISTS (SELECT FROM created)",
+                (user_id, user_id),
+                write=True,
             )
-            if created:
+            if row is not None and row[0]:
                 return
 
     async def balance(self, user_id: str) -> int:
@@ -203,7 +207,7 @@ class PostgresPendingCredits(Store):
 
     async def add(self, credit: PendingCredit) -> None:
         """Queue a credit; a second one for the same session is ignored."""
-        await self._tx.execute(
+        self._tx.defer(
             f"INSERT INTO pending_credits ({_CREDIT_COLUMNS}) "
             "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (session_id) DO NOTHING",
             (
@@ -241,7 +245,7 @@ class PostgresPendingCredits(Store):
         self, session_id: str, next_attempt_at: datetime, error: str
     ) -> None:
         """Count a failed attempt and set when to try again."""
-        await self._tx.execute(
+        self._tx.defer(
             "UPDATE pending_credits SET attempts = attempts + 1, "
             "next_attempt_at = %s, last_error = %s WHERE session_id = %s",
             (next_attempt_at, error, session_id),

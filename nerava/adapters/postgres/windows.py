@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from nerava.adapters.postgres.transaction import Row, Store
+from nerava.adapters.postgres.transaction import Row, Store, Transaction
 from nerava.domain.windows import Window
 
-__all__ = ["PostgresWindowCatalog"]
+__all__ = ["CatalogCache", "PostgresWindowCatalog"]
 
 
 _WINDOW_COLUMNS = (
@@ -46,15 +46,57 @@ def _window(row: Row) -> Window:
     )
 
 
+class CatalogCache:
+    """The last committed catalog read, with its version, shared by units of work.
+
+    Every change bumps the version in the change's own transaction, so a
+    version names one committed catalog: a unit of work that reads the
+    version it holds may use the windows it holds.
+    """
+
+    def __init__(self) -> None:
+        self.version = -1
+        self.windows: tuple[Window, ...] = ()
+
+    def keep(self, version: int, windows: tuple[Window, ...]) -> None:
+        """Hold the catalog read at ``version``."""
+        self.version, self.windows = version, windows
+
+
 class PostgresWindowCatalog(Store):
     """The window catalog in the ``windows`` table; a counter row versions it."""
 
+    def __init__(self, transaction: Transaction, cache: CatalogCache) -> None:
+        super().__init__(transaction)
+        self._cache = cache
+        self._changed = False
+
     async def list(self) -> list[Window]:
         """Return every window, ordered by id."""
+        if self._changed:
+            # Not committed yet, and perhaps never: kept out of the cache.
+            rows = await self._tx.fetch_all(
+                f"SELECT {_WINDOW_COLUMNS} FROM windows ORDER BY id"
+            )
+            return [_window(row) for row in rows]
+
+        # One statement reads the version, and the windows only when they
+        # are not the ones cached: both from the same snapshot.
+        cached = self._cache.version
         rows = await self._tx.fetch_all(
-            f"SELECT {_WINDOW_COLUMNS} FROM windows ORDER BY id"
+            "SELECT v.version, w.id, w.label, w.timezone, w.start_local, "
+            "w.end_local, w.price_per_kwh, w.multiplier, w.days, w.start_date, "
+            "w.end_date, w.hub_ids "
+            "FROM (SELECT version FROM catalog_version LIMIT 1) AS v "
+            "LEFT JOIN windows AS w ON v.version <> %s ORDER BY w.id",
+            (cached,),
         )
-        return [_window(row) for row in rows]
+        version = int(rows[0][0])
+        if version == cached:
+            return list(self._cache.windows)
+        windows = tuple(_window(row[1:]) for row in rows if row[1] is not None)
+        self._cache.keep(version, windows)
+        return list(windows)
 
     async def get(self, window_id: str) -> Window | None:
         """Return one window, or None."""
@@ -65,6 +107,7 @@ class PostgresWindowCatalog(Store):
 
     async def put(self, window: Window) -> bool:
         """Create or replace a window; return True when it was created."""
+        self._changed = True
         row = _window_row(window)
         created = await self._tx.execute(
             f"INSERT INTO windows ({_WINDOW_COLUMNS}) "
@@ -79,16 +122,17 @@ class PostgresWindowCatalog(Store):
                 "start_date = %s, end_date = %s, hub_ids = %s WHERE id = %s",
                 (*row[1:], row[0]),
             )
-        await self._bump()
+        self._bump()
         return created == 1
 
     async def delete(self, window_id: str) -> bool:
         """Delete a window; return False when there was none."""
+        self._changed = True
         deleted = await self._tx.execute(
             "DELETE FROM windows WHERE id = %s", (window_id,)
         )
         if deleted:
-            await self._bump()
+            self._bump()
         return deleted == 1
 
     async def version(self) -> int:
@@ -97,5 +141,5 @@ class PostgresWindowCatalog(Store):
         assert row is not None, "the first migration writes the catalog version"
         return int(row[0])
 
-    async def _bump(self) -> None:
-        await self._tx.execute("UPDATE catalog_version SET version = version + 1")
+    def _bump(self) -> None:
+        self._tx.defer("UPDATE catalog_version SET version = version + 1")
