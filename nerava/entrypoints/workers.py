@@ -191,6 +191,9 @@ class CreditProcessor(_RepeatingLoop):
             if applied:
                 credited += 1
                 metrics.record_credit("async", "credited")
+            # A credit may finish without ever yielding (the embedded store
+            # writes on the loop's own thread): requests go between credits.
+            await asyncio.sleep(0)
         return credited
 
     async def _defer(self, session_id: str, attempt: int, exc: Exception) -> None:

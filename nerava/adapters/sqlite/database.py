@@ -234,19 +234,21 @@ class SqliteDatabase:
             self._reader(name=f"nerava-sqlite-reader-{i}")
             for i in range(self._reader_count)
         ]
+        checkpointer = self._checkpointer()
         try:
             with unavailable_as_dependency(self.path):
                 for reader in readers:
                     await reader.start()
                 applied = await readers[0].run(applied_names)
                 db = await asyncio.to_thread(self._open_writer)
+                await checkpointer.start()
         except BaseException:
-            await _stop_all(readers)
+            await _stop_all([*readers, checkpointer])
             raise
         missing = pending_migrations(load_migrations(MIGRATIONS_PACKAGE), applied)
         if missing:
             await asyncio.to_thread(db.close)
-            await _stop_all(readers)
+            await _stop_all([*readers, checkpointer])
             names = ", ".join(m.name for m in missing)
             raise DependencyUnavailable(
                 f"sqlite database {self.path} lacks migrations {names}: "
@@ -255,6 +257,7 @@ class SqliteDatabase:
 
         self._writer = SqliteWriter(
             db,
+            checkpointer=checkpointer,
             path=self.path,
             synchronous=self._synchronous,
             busy_timeout_ms=self._busy_timeout_ms,
@@ -336,6 +339,16 @@ class SqliteDatabase:
         db.execute("PRAGMA busy_timeout = 0")
         db.execute("PRAGMA wal_autocheckpoint = 0")
         return db
+
+    def _checkpointer(self) -> SqliteConnection:
+        opener = partial(
+            connect,
+            self.path,
+            busy_timeout_ms=self._busy_timeout_ms,
+            synchronous=self._synchronous,
+            readonly=False,
+        )
+        return SqliteConnection(opener, "nerava-sqlite-checkpoint")
 
     def _reader(self, *, name: str) -> SqliteConnection:
         opener = partial(

@@ -8,13 +8,15 @@ and nothing on the loop waits for the disk or for another process:
 
 - another process's write lock is waited out by retrying ``BEGIN IMMEDIATE``
   with asyncio sleeps (the connection's own busy handler is off);
-- checkpoints, which copy the log into the file and wait for the disk, run on
-  a worker thread every ``CHECKPOINT_EVERY`` commits, at the end of the
-  commit that is due, while the writer is still held: the next transaction
-  then finds the log fully copied and starts it over, so it does not grow
-  while writes go on (a checkpoint beside a running writer never catches up);
+- checkpoints, which copy the log into the file and wait for the disk, run
+  on a connection and thread of their own every ``CHECKPOINT_EVERY``
+  commits. The bulk of the log is copied beside the writes going on; then,
+  with the writer held, the little committed meanwhile. The log is then
+  wholly copied and the next transaction starts it over, so it does not grow
+  while writes go on (a checkpoint beside a running writer never catches up)
+  and no write waits for more than that last short copy;
 - with ``synchronous=FULL`` or ``EXTRA`` a commit waits for the disk, so it
-  runs on the worker thread too.
+  runs on a worker thread.
 
 One unit of work at a time holds the writer (an ``asyncio.Lock``).
 """
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
 import sqlite3
 from typing import Final, TypeVar
 
@@ -35,6 +38,7 @@ from tenacity import (
 
 from nerava.adapters.sqlite.connection import (
     Job,
+    SqliteConnection,
     UnavailableAsDependency,
     rollback,
 )
@@ -42,12 +46,13 @@ from nerava.domain.errors import DependencyUnavailable
 
 __all__ = ["CHECKPOINT_EVERY", "SqliteWriter"]
 
+logger = logging.getLogger(__name__)
+
 T = TypeVar("T")
 
-# A checkpoint stalls the writer for the copy and two disk flushes, plus the
-# hand-offs to its thread and back, each of which may wait out the GIL's
-# switch interval on a busy loop. Few long ones stall it less in all than
-# many short ones; a thousand commits make a log of a few megabytes.
+# The cost of a checkpoint grows with the log it copies (its first step
+# flushes the log to disk); the writer waits only for the part committed
+# while that ran. A thousand commits make a log of some tens of megabytes.
 CHECKPOINT_EVERY: Final = 1000
 _COMMITS_WAITING_FOR_DISK: Final = frozenset({"FULL", "EXTRA"})
 
@@ -61,12 +66,18 @@ def _execute(db: sqlite3.Connection, statement: str) -> None:
     db.execute(statement).fetchall()
 
 
+def _checkpoint(db: sqlite3.Connection) -> None:
+    db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+
 class SqliteWriter:
     """The writer connection, its turn-taking and its checkpoints.
 
     Args:
         db: the writer connection, opened with ``check_same_thread=False``
             and its busy handler and automatic checkpoints off.
+        checkpointer: a started connection to the same file that only
+            checkpoints; the writer stops it when it closes.
         path: the database file, for messages.
         synchronous: the connection's ``synchronous`` mode.
         busy_timeout_ms: how long to wait for this process's other writers,
@@ -77,11 +88,13 @@ class SqliteWriter:
         self,
         db: sqlite3.Connection,
         *,
+        checkpointer: SqliteConnection,
         path: str,
         synchronous: str,
         busy_timeout_ms: int,
     ) -> None:
         self._db = db
+        self._checkpointer = checkpointer
         self._path = path
         self._unavailable = UnavailableAsDependency(path)
         self._timeout_s = busy_timeout_ms / 1000
@@ -92,6 +105,7 @@ class SqliteWriter:
         self._turn = asyncio.Lock()
         self._waiting = 0
         self._commits = 0
+        self._checkpoint: asyncio.Task[None] | None = None
         self._closed = False
 
     async def acquire(self) -> None:
@@ -159,15 +173,17 @@ class SqliteWriter:
             return job(self._db)
 
     async def commit(self) -> None:
-        """Commit the open transaction, then checkpoint if one is due."""
+        """Commit the open transaction; start a checkpoint if one is due."""
         with self._unavailable:
             if self._commit_off_loop:
                 await self._off_loop("COMMIT")
             else:
                 self._db.execute("COMMIT")
-            self._commits += 1
-            if self._commits % CHECKPOINT_EVERY == 0:
-                await self._off_loop("PRAGMA wal_checkpoint(PASSIVE)")
+        self._commits += 1
+        if self._commits % CHECKPOINT_EVERY == 0 and self._checkpoint is None:
+            self._checkpoint = asyncio.create_task(
+                self._copy_log(), name="nerava-sqlite-checkpoint"
+            )
 
     async def close(self) -> None:
         """Wait for the unit of work holding the writer, then close it."""
@@ -175,8 +191,29 @@ class SqliteWriter:
             if self._closed:
                 return
             self._closed = True
-            await asyncio.to_thread(self._db.close)
-            self._disk.shutdown(wait=True)
+        if self._checkpoint is not None:
+            await asyncio.wait([self._checkpoint])
+        await self._checkpointer.stop()
+        await asyncio.to_thread(self._db.close)
+        self._disk.shutdown(wait=True)
+
+    async def _copy_log(self) -> None:
+        try:
+            await self._checkpointer.run(_checkpoint)
+            await self.acquire()
+            try:
+                await self._checkpointer.run(_checkpoint)
+            finally:
+                self._turn.release()
+        except Exception:
+            # The log is copied by the next checkpoint, or when the file is
+            # next opened; nothing committed is at risk meanwhile.
+            if not self._closed:
+                logger.warning(
+                    "sqlite checkpoint of %s failed", self._path, exc_info=True
+                )
+        finally:
+            self._checkpoint = None
 
     async def _off_loop(self, statement: str) -> None:
         future = self._disk.submit(_execute, self._db, statement)
