@@ -225,8 +225,6 @@ def evaluate(bench: Bench) -> tuple[list[list[str]], list[dict[str, Any]]]:
 def _failure(run: Mapping[str, Any]) -> str:
     """Say what went wrong in a run, or return "" when nothing did."""
     statuses = dict(run.get("statuses") or run.get("logged_statuses") or {})
-    if run.get("logged_client_aborts_as_500"):
-        statuses["500"] -= run["logged_client_aborts_as_500"]
     # wrk drops its connections when time is up; the server logs those
     # requests as 499, an answer no client waited for.
     statuses.pop("499", None)

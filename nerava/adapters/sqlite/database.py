@@ -45,6 +45,14 @@ T = TypeVar("T")
 
 SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
 
+# How long a checkpoint, holding the writer, waits for readers of an older
+# snapshot; reads take well under a millisecond.
+CHECKPOINT_WAIT_MS = 20
+
+# A log that grew while a long read held it is cut back to this size once it
+# starts over, instead of keeping its largest size on disk.
+LOG_SIZE_LIMIT_BYTES = 64 * 1024 * 1024
+
 
 def _in_snapshot(job: Job[T]) -> Job[T]:
     def run(db: sqlite3.Connection) -> T:
@@ -338,13 +346,14 @@ class SqliteDatabase:
         # holding up the event loop (see SqliteWriter).
         db.execute("PRAGMA busy_timeout = 0")
         db.execute("PRAGMA wal_autocheckpoint = 0")
+        db.execute(f"PRAGMA journal_size_limit = {LOG_SIZE_LIMIT_BYTES:d}")
         return db
 
     def _checkpointer(self) -> SqliteConnection:
         opener = partial(
             connect,
             self.path,
-            busy_timeout_ms=self._busy_timeout_ms,
+            busy_timeout_ms=min(self._busy_timeout_ms, CHECKPOINT_WAIT_MS),
             synchronous=self._synchronous,
             readonly=False,
         )

@@ -11,10 +11,12 @@ and nothing on the loop waits for the disk or for another process:
 - checkpoints, which copy the log into the file and wait for the disk, run
   on a connection and thread of their own every ``CHECKPOINT_EVERY``
   commits. The bulk of the log is copied beside the writes going on; then,
-  with the writer held, the little committed meanwhile. The log is then
-  wholly copied and the next transaction starts it over, so it does not grow
-  while writes go on (a checkpoint beside a running writer never catches up)
-  and no write waits for more than that last short copy;
+  with the writer held, the little committed meanwhile, waiting briefly for
+  readers of older snapshots to finish (``RESTART``). The next transaction
+  then starts the log over, so it does not grow while writes and reads go
+  on (a checkpoint beside a running writer, or beside readers that always
+  overlap, never catches up) and no write waits for more than that last
+  short copy;
 - with ``synchronous=FULL`` or ``EXTRA`` a commit waits for the disk, so it
   runs on a worker thread.
 
@@ -54,6 +56,10 @@ T = TypeVar("T")
 # flushes the log to disk); the writer waits only for the part committed
 # while that ran. A thousand commits make a log of some tens of megabytes.
 CHECKPOINT_EVERY: Final = 1000
+# A log that readers kept in use is tried again soon, a few times, rather
+# than left to grow for another period.
+CHECKPOINT_ATTEMPTS: Final = 5
+CHECKPOINT_PAUSE_S: Final = 0.005
 _COMMITS_WAITING_FOR_DISK: Final = frozenset({"FULL", "EXTRA"})
 
 
@@ -66,8 +72,15 @@ def _execute(db: sqlite3.Connection, statement: str) -> None:
     db.execute(statement).fetchall()
 
 
-def _checkpoint(db: sqlite3.Connection) -> None:
+def _copy_beside_writes(db: sqlite3.Connection) -> None:
     db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+
+def _copy_all_for_restart(db: sqlite3.Connection) -> bool:
+    # Waits at most the checkpointer's busy timeout for readers of older
+    # snapshots; says whether the log was wholly copied.
+    busy, _, _ = db.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+    return not busy
 
 
 class SqliteWriter:
@@ -77,7 +90,8 @@ class SqliteWriter:
         db: the writer connection, opened with ``check_same_thread=False``
             and its busy handler and automatic checkpoints off.
         checkpointer: a started connection to the same file that only
-            checkpoints; the writer stops it when it closes.
+            checkpoints, with a busy timeout of a few milliseconds; the
+            writer stops it when it closes.
         path: the database file, for messages.
         synchronous: the connection's ``synchronous`` mode.
         busy_timeout_ms: how long to wait for this process's other writers,
@@ -199,12 +213,23 @@ class SqliteWriter:
 
     async def _copy_log(self) -> None:
         try:
-            await self._checkpointer.run(_checkpoint)
-            await self.acquire()
-            try:
-                await self._checkpointer.run(_checkpoint)
-            finally:
-                self._turn.release()
+            for _ in range(CHECKPOINT_ATTEMPTS):
+                await self._checkpointer.run(_copy_beside_writes)
+                await self.acquire()
+                try:
+                    copied = await self._checkpointer.run(_copy_all_for_restart)
+                finally:
+                    self._turn.release()
+                if copied or self._closed:
+                    return
+                # Readers kept the log; let them finish and the writes go
+                # on before the writer is held again.
+                await asyncio.sleep(CHECKPOINT_PAUSE_S)
+            logger.info(
+                "sqlite log of %s stays in use by readers; copied at the "
+                "next checkpoint",
+                self._path,
+            )
         except Exception:
             # The log is copied by the next checkpoint, or when the file is
             # next opened; nothing committed is at risk meanwhile.
