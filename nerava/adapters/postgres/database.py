@@ -88,6 +88,7 @@ class PostgresUnitOfWork:
         self._readonly = readonly
         self._begin: LiteralString = _BEGIN_READ_ONLY if readonly else _BEGIN
         self._conn: Connection | None = None
+        self._cursor: AsyncCursor[Row] | None = None
         self._begun = False
         self._deferred: list[tuple[LiteralString, Params]] = []
         self.windows = PostgresWindowCatalog(self, database.catalog_cache)
@@ -101,6 +102,9 @@ class PostgresUnitOfWork:
     async def __aenter__(self) -> Self:
         """Take a connection from the pool; the transaction begins with a statement."""
         self._conn = await self._database.acquire()
+        # One cursor serves every statement: each result is read before
+        # the next statement is sent.
+        self._cursor = self._conn.cursor()
         return self
 
     async def __aexit__(
@@ -111,6 +115,7 @@ class PostgresUnitOfWork:
     ) -> None:
         """Roll back what was not committed and give the connection back."""
         conn, self._conn = self._conn, None
+        self._cursor = None
         if conn is None:
             return
         self._begun = False
@@ -137,34 +142,34 @@ class PostgresUnitOfWork:
         # A connection lost during COMMIT leaves its outcome unknown to us;
         # idempotency keys let the client repeat the request safely.
         self.ledger.forget_balances()
-        conn = self._active()
+        self._active()
         if not (self._begun or self._deferred):
             return
         with _unavailable_as_dependency():
-            await self._run(conn, "COMMIT", prepare=False)
+            await self._run("COMMIT", prepare=False)
         self._begun = False
 
     async def fetch_one(
         self, query: LiteralString, params: Params = (), *, write: bool = False
     ) -> Row | None:
         """Run a statement and return its first row, or None."""
-        conn = self._writable() if write else self._active()
+        if write:
+            self._writable()
         with _unavailable_as_dependency():
-            cursor = await self._run(conn, query, params)
+            cursor = await self._run(query, params)
             return await cursor.fetchone()
 
     async def fetch_all(self, query: LiteralString, params: Params = ()) -> list[Row]:
         """Run a query and return every row."""
-        conn = self._active()
         with _unavailable_as_dependency():
-            cursor = await self._run(conn, query, params)
+            cursor = await self._run(query, params)
             return await cursor.fetchall()
 
     async def execute(self, query: LiteralString, params: Params = ()) -> int:
         """Run a writing statement and return how many rows it touched."""
-        conn = self._writable()
+        self._writable()
         with _unavailable_as_dependency():
-            cursor = await self._run(conn, query, params)
+            cursor = await self._run(query, params)
             return cursor.rowcount
 
     def defer(self, query: LiteralString, params: Params = ()) -> None:
@@ -178,27 +183,25 @@ class PostgresUnitOfWork:
         return self._readonly
 
     async def _run(
-        self,
-        conn: Connection,
-        query: LiteralString,
-        params: Params = (),
-        *,
-        prepare: bool | None = None,
+        self, query: LiteralString, params: Params = (), *, prepare: bool | None = None
     ) -> AsyncCursor[Row]:
+        conn, cursor = self._active(), self._cursor
+        assert cursor is not None, "a unit of work with a connection has a cursor"
         begin = not self._begun
         deferred, self._deferred = self._deferred, []
         self._begun = True
         if not (begin or deferred):
-            return await conn.execute(query, params, prepare=prepare)
+            return await cursor.execute(query, params, prepare=prepare)
 
-        # One round trip for all: the results arrive, in order, when the
-        # pipeline ends; the first error skips the rest and is raised.
+        # One round trip for all: the cursor holds the last statement's
+        # result when the pipeline ends; the first error skips the rest and
+        # is raised.
         async with conn.pipeline():
             if begin:
-                await conn.execute(self._begin, prepare=False)
+                await cursor.execute(self._begin, prepare=False)
             for statement, values in deferred:
-                await conn.execute(statement, values)
-            return await conn.execute(query, params, prepare=prepare)
+                await cursor.execute(statement, values)
+            return await cursor.execute(query, params, prepare=prepare)
 
     def _active(self) -> Connection:
         if self._conn is None:

@@ -65,24 +65,15 @@ class PostgresLedger(Store):
 
     async def lock_wallet(self, user_id: str) -> None:
         """Lock the user's wallet row, creating it empty if need be."""
-        # One statement locks the row, or inserts it when there is none: a
-        # row this transaction inserts is out of others' reach until it ends.
-        # When another inserted it first, the insert does nothing and the
-        # next turn, with a newer snapshot, locks that row.
-        while True:
-            row = await self._tx.fetch_one(
-                "WITH locked AS ("
-                "SELECT 1 FROM wallets WHERE user_id = %s FOR UPDATE), "
-                "created AS ("
-                "INSERT INTO wallets (user_id, balance_cents) "
-                "SELECT %s, 0 WHERE NOT EXISTS (SELECT FROM locked) "
-                "ON CONFLICT (user_id) DO NOTHING RETURNING 1) "
-                "SELECT EXISTS (SELECT FROM locked) OR EXISTS (SELECT FROM created)",
-                (user_id, user_id),
-                write=True,
-            )
-            if row is not None and row[0]:
-                return
+        # An upsert always ends holding the row: it inserts it, or updates
+        # it in place when it is there or another transaction inserts it
+        # first. Nothing is read back, so it goes with the next statement,
+        # which runs after it on the server.
+        self._tx.defer(
+            "INSERT INTO wallets AS w (user_id, balance_cents) VALUES (%s, 0) "
+            "ON CONFLICT (user_id) DO UPDATE SET balance_cents = w.balance_cents",
+            (user_id,),
+        )
 
     async def balance(self, user_id: str) -> int:
         """Return the user's balance in cents; 0 for an unknown user."""
