@@ -40,7 +40,7 @@ def typecheck(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Measure the service under load (not run by plain ``nox``).
 
-    Takes about eight minutes on two cores; ``nox -s bench -- --quick`` is a
+    Takes about five minutes on two cores; ``nox -s bench -- --quick`` is a
     short smoke run. Needs wrk (a Debian package, installed here when missing
     and run as root) and PostgreSQL on 127.0.0.1:5432 (or ``--no-postgres``).
     """

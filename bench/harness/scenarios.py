@@ -44,7 +44,7 @@ class Plan:
 
     @classmethod
     def full(cls) -> Plan:
-        """Return the plan of the real measurement (about eight minutes)."""
+        """Return the plan of the real measurement (about five minutes)."""
         return cls(2, 10, 10, 32, 20_000, 200_000, None, quick=False)
 
     @classmethod

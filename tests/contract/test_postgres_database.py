@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import psycopg
 import pytest
@@ -13,6 +14,7 @@ from nerava.adapters.migrations import Migration, load_migrations
 from nerava.adapters.postgres import PostgresDatabase
 from nerava.adapters.postgres.database import MIGRATIONS_PACKAGE, apply_migrations
 from nerava.domain.errors import DependencyUnavailable
+from nerava.domain.windows import Window
 from tests.conftest import ResetPostgres
 from tests.contract.examples import a_credit, a_reward, a_session, a_window
 
@@ -173,7 +175,10 @@ async def test_connections_run_with_the_promised_settings(
     async with postgres_db.unit_of_work() as writer:
         written = [await writer.fetch_one(f"SHOW {name}") for name in settings]
     async with postgres_db.unit_of_work(readonly=True) as reader:
-        read_only = await reader.fetch_one("SHOW transaction_read_only")
+        read_only = [
+            await reader.fetch_one(f"SHOW {name}")
+            for name in ("transaction_isolation", "transaction_read_only")
+        ]
 
     assert written == [
         ("on",),
@@ -183,7 +188,7 @@ async def test_connections_run_with_the_promised_settings(
         ("off",),
         ("off",),
     ]
-    assert read_only == ("on",)
+    assert read_only == [("repeatable read",), ("on",)]
 
 
 async def test_a_closed_database_is_unavailable(postgres_url: str) -> None:
@@ -285,3 +290,60 @@ async def test_statements_stay_prepared_across_read_only_units(
         prepared = await uow.fetch_all("SELECT statement FROM pg_prepared_statements")
 
     assert any("FROM windows WHERE id" in row[0] for row in prepared)
+
+
+class _LateReader:
+    """A read-only unit whose catalog query resumes only when let go."""
+
+    def __init__(self, db: PostgresDatabase) -> None:
+        self._db = db
+        self.queried = asyncio.Event()
+        self.go_on = asyncio.Event()
+
+    async def label(self) -> str:
+        async with self._db.unit_of_work(readonly=True) as uow:
+            fetch_all = uow.fetch_all
+
+            async def resuming_late(*args: Any, **kwargs: Any) -> list[Any]:
+                rows = await fetch_all(*args, **kwargs)
+                self.queried.set()
+                await self.go_on.wait()
+                return rows
+
+            uow.fetch_all = resuming_late  # type: ignore[method-assign]
+            return _night_owl(await uow.windows.list())
+
+
+def _night_owl(windows: list[Window]) -> str:
+    return next(w.label for w in windows if w.id == "night_owl")
+
+
+async def test_a_catalog_read_that_resumes_late_never_hands_out_an_older_catalog(
+    postgres_db: PostgresDatabase,
+) -> None:
+    async def put(label: str) -> None:
+        async with postgres_db.unit_of_work() as uow:
+            await uow.windows.put(a_window(label=label))
+            await uow.commit()
+
+    async def read() -> str:
+        async with postgres_db.unit_of_work(readonly=True) as uow:
+            return _night_owl(await uow.windows.list())
+
+    await put("First")
+    await read()
+    await put("Second")
+    slow, late = _LateReader(postgres_db), _LateReader(postgres_db)
+    slow_label = asyncio.create_task(slow.label())
+    await slow.queried.wait()
+    await put("Third")
+    newest = await read()
+    late_label = asyncio.create_task(late.label())
+    await late.queried.wait()
+
+    slow.go_on.set()
+    await slow_label
+    late.go_on.set()
+
+    assert (await slow_label, newest, await late_label) == ("Second", "Third", "Third")
+    assert await read() == "Third"

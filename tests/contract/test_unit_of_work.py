@@ -173,3 +173,20 @@ async def test_a_read_only_unit_sees_what_was_committed(database: Database) -> N
 
 async def test_an_open_database_answers_a_ping(database: Database) -> None:
     await database.ping()
+
+
+async def test_a_read_only_unit_reads_one_snapshot_throughout(
+    database: Database,
+) -> None:
+    async with database.unit_of_work(readonly=True) as reader:
+        pending_before = await reader.credits.pending_cents("driver-1")
+        async with database.unit_of_work() as writer:
+            await writer.credits.add(a_credit("ses_1"))
+            await writer.ledger.append(a_reward("ses_2"))
+            await writer.commit()
+        pending_during = await reader.credits.pending_cents("driver-1")
+        balance_during = await reader.ledger.balance("driver-1")
+
+    # A wallet read of balance and pending from one unit counts a reward in
+    # exactly one of them, however commits interleave with its statements.
+    assert (pending_before, pending_during, balance_during) == (0, 0, 0)

@@ -44,6 +44,26 @@ class _State:
     idempotency: dict[tuple[str, str], IdempotencyRecord] = field(default_factory=dict)
     api_keys: dict[str, ApiKey] = field(default_factory=dict)
 
+    def snapshot(self) -> _State:
+        """Copy the containers; the values in them are never changed in place."""
+        return _State(
+            windows=dict(self.windows),
+            catalog_version=self.catalog_version,
+            sessions=dict(self.sessions),
+            active_by_user=dict(self.active_by_user),
+            entries=list(self.entries),
+            entry_positions_by_user={
+                user: list(positions)
+                for user, positions in self.entry_positions_by_user.items()
+            },
+            balances=dict(self.balances),
+            rewards_by_session=dict(self.rewards_by_session),
+            credits=dict(self.credits),
+            outbox=list(self.outbox),
+            idempotency=dict(self.idempotency),
+            api_keys=dict(self.api_keys),
+        )
+
 
 def _set(mapping: dict, key: object, value: object, undo: UndoLog) -> None:  # type: ignore[type-arg]
     if key in mapping:
@@ -69,11 +89,11 @@ class MemoryDatabase:
     """
 
     def __init__(self, *, seed_default_windows: bool = True) -> None:
-        self._state = _State()
-        self._write_lock = asyncio.Lock()
+        self._store = _Store(_State())
         if seed_default_windows:
             for window in default_windows():
-                self._state.windows[window.id] = window
+                self._store.live.windows[window.id] = window
+        self._store.publish()
 
     async def open(self) -> None:
         """Nothing to connect."""
@@ -86,7 +106,7 @@ class MemoryDatabase:
 
     def unit_of_work(self, *, readonly: bool = False) -> MemoryUnitOfWork:
         """Return a new unit of work over this store."""
-        return MemoryUnitOfWork(self._state, None if readonly else self._write_lock)
+        return MemoryUnitOfWork(self._store, readonly=readonly)
 
     __call__ = unit_of_work
 
@@ -415,12 +435,32 @@ class MemoryApiKeys(_Part):
         return True
 
 
-class MemoryUnitOfWork:
-    """A transaction over the memory store."""
+class _Store:
+    """The live state that writers change, and the last committed copy of it."""
 
-    def __init__(self, state: _State, write_lock: asyncio.Lock | None) -> None:
-        self.state = state
-        self._lock = write_lock
+    def __init__(self, live: _State) -> None:
+        self.live = live
+        self.committed = live
+        self.write_lock = asyncio.Lock()
+
+    def publish(self) -> None:
+        """Make the live state, as it is now, what read-only units begin from."""
+        self.committed = self.live.snapshot()
+
+
+class MemoryUnitOfWork:
+    """A transaction over the memory store.
+
+    A write unit holds the store's write lock and changes the live state in
+    place, with an undo log; each commit publishes a copy of it. A read-only
+    unit reads the copy published last before it began: one snapshot of
+    committed state, never changed while it reads.
+    """
+
+    def __init__(self, store: _Store, *, readonly: bool = False) -> None:
+        self._store = store
+        self.state = store.live
+        self._lock = None if readonly else store.write_lock
         self._undo: UndoLog = []
         self._entered = False
         self.windows = MemoryWindowCatalog(self)
@@ -438,9 +478,11 @@ class MemoryUnitOfWork:
         return self._undo
 
     async def __aenter__(self) -> Self:
-        """Begin: writers wait for the write lock."""
+        """Begin: writers wait for the write lock; readers take the last commit."""
         if self._lock is not None:
             await self._lock.acquire()
+        else:
+            self.state = self._store.committed
         self._entered = True
         self._undo = []
         return self
@@ -461,6 +503,8 @@ class MemoryUnitOfWork:
 
     async def commit(self) -> None:
         """Keep every change made so far."""
+        if self._undo:
+            self._store.publish()
         self._undo = []
 
     def rollback(self) -> None:

@@ -1,7 +1,8 @@
 """The PostgreSQL database: a psycopg connection pool, units of work, migrations.
 
-Each unit of work takes a pooled connection for its life and runs one READ
-COMMITTED transaction on it (``READ ONLY`` when asked). A server that is
+Each unit of work takes a pooled connection for its life and runs one
+transaction on it: READ COMMITTED for writes, whose row locks and unique
+indexes order them, and REPEATABLE READ READ ONLY for reads. A server that is
 down or slow, or a pool with no free connection in time, surfaces as
 ``DependencyUnavailable``; every statement has a server-side timeout.
 
@@ -49,9 +50,12 @@ MIGRATION_LOCK = "SELECT pg_advisory_xact_lock(hashtext('nerava schema migration
 Connection = AsyncConnection[Row]
 
 # Connections run in autocommit: a unit of work opens its transaction itself,
-# in the same round trip as its first statement.
+# in the same round trip as its first statement. A read-only unit reads one
+# snapshot throughout, so that what it reads in several statements (a
+# balance and the credits still pending) agrees; it never fails to
+# serialize, since it writes nothing.
 _BEGIN = "BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE"
-_BEGIN_READ_ONLY = "BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY"
+_BEGIN_READ_ONLY = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 
 
 class _JsonText(Loader):

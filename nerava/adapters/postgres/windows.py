@@ -47,20 +47,21 @@ def _window(row: Row) -> Window:
 
 
 class CatalogCache:
-    """The last committed catalog read, with its version, shared by units of work.
+    """The newest committed catalog read, with its version, shared by units of work.
 
     Every change bumps the version in the change's own transaction, so a
     version names one committed catalog: a unit of work that reads the
-    version it holds may use the windows it holds.
+    version it holds may use the windows it holds. Versions only grow, so a
+    read that finishes late never puts an older catalog back.
     """
 
     def __init__(self) -> None:
-        self.version = -1
-        self.windows: tuple[Window, ...] = ()
+        self.latest: tuple[int, tuple[Window, ...]] = (-1, ())
 
     def keep(self, version: int, windows: tuple[Window, ...]) -> None:
-        """Hold the catalog read at ``version``."""
-        self.version, self.windows = version, windows
+        """Hold the catalog read at ``version``, unless a newer one is held."""
+        if version > self.latest[0]:
+            self.latest = (version, windows)
 
 
 class PostgresWindowCatalog(Store):
@@ -81,8 +82,9 @@ class PostgresWindowCatalog(Store):
             return [_window(row) for row in rows]
 
         # One statement reads the version, and the windows only when they
-        # are not the ones cached: both from the same snapshot.
-        cached = self._cache.version
+        # are not the ones cached: both from the same snapshot. The cached
+        # pair is taken before the statement, which others may overtake.
+        cached, cached_windows = self._cache.latest
         rows = await self._tx.fetch_all(
             "SELECT v.version, w.id, w.label, w.timezone, w.start_local, "
             "w.end_local, w.price_per_kwh, w.multiplier, w.days, w.start_date, "
@@ -93,7 +95,7 @@ class PostgresWindowCatalog(Store):
         )
         version = int(rows[0][0])
         if version == cached:
-            return list(self._cache.windows)
+            return list(cached_windows)
         windows = tuple(_window(row[1:]) for row in rows if row[1] is not None)
         self._cache.keep(version, windows)
         return list(windows)

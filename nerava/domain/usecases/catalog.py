@@ -41,7 +41,9 @@ class Catalog:
     window is active and when it next runs are computed from them and the
     instant on every call, so they are exact whatever the cache holds. A
     change drops the cached copy, so this process sees it at once and others
-    within ``ttl_seconds``.
+    within ``ttl_seconds``; this process also refuses a cached copy older
+    than its own last change, which a read that began before the change may
+    store after it.
     """
 
     def __init__(
@@ -58,24 +60,24 @@ class Catalog:
         self._clock = clock
         self._ids = ids
         self._ttl = ttl_seconds
-        self._decoded: tuple[bytes, tuple[Window, ...]] | None = None
+        self._decoded: tuple[bytes, _CachedCatalog] | None = None
+        self._changed_at_version = -1
 
     async def windows(self) -> tuple[Window, ...]:
         """Return every window definition, from the cache when it holds them."""
         raw = await self._cache.get(CATALOG_CACHE_KEY) if self._ttl > 0 else None
         if raw is not None:
-            if self._decoded is not None and self._decoded[0] == raw:
-                return self._decoded[1]
-            windows = _decoder.decode(raw).windows
-            self._decoded = (raw, windows)
-            return windows
+            cached = self._decode(raw)
+            if cached.version >= self._changed_at_version:
+                return cached.windows
         async with self._uow(readonly=True) as uow:
             windows = tuple(await uow.windows.list())
             version = await uow.windows.version()
         if self._ttl > 0:
-            raw = _encoder.encode(_CachedCatalog(version, windows))
+            fresh = _CachedCatalog(version, windows)
+            raw = _encoder.encode(fresh)
             await self._cache.set(CATALOG_CACHE_KEY, raw, self._ttl)
-            self._decoded = (raw, windows)
+            self._decoded = (raw, fresh)
         return windows
 
     async def list(
@@ -116,8 +118,9 @@ class Catalog:
                     )
                 ]
             )
+            version = await uow.windows.version()
             await uow.commit()
-        await self._forget()
+        await self._forget(version)
         return schedule(window, self._instant(at)), created
 
     async def delete(self, window_id: str) -> None:
@@ -139,10 +142,19 @@ class Catalog:
                     )
                 ]
             )
+            version = await uow.windows.version()
             await uow.commit()
-        await self._forget()
+        await self._forget(version)
 
-    async def _forget(self) -> None:
+    def _decode(self, raw: bytes) -> _CachedCatalog:
+        if self._decoded is not None and self._decoded[0] == raw:
+            return self._decoded[1]
+        cached = _decoder.decode(raw)
+        self._decoded = (raw, cached)
+        return cached
+
+    async def _forget(self, changed_at_version: int) -> None:
+        self._changed_at_version = max(self._changed_at_version, changed_at_version)
         self._decoded = None
         await self._cache.delete(CATALOG_CACHE_KEY)
 
