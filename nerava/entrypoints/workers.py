@@ -21,6 +21,7 @@ from tenacity.wait import wait_base
 
 from nerava.domain.errors import DependencyUnavailable
 from nerava.domain.usecases.credits import Credits
+from nerava.domain.wallet import PendingCredit
 from nerava.entrypoints.http import metrics
 
 __all__ = [
@@ -177,9 +178,36 @@ class CreditProcessor(_RepeatingLoop):
 
     async def _credit_due(self, stop: asyncio.Event | None) -> int:
         credited = 0
-        for credit in await self._credits.due(self._batch):
+        for batch in _one_per_wallet(await self._credits.due(self._batch)):
             if stop is not None and stop.is_set():
                 break
+            if len(batch) > 1:
+                credited += await self._credit_together(batch)
+            else:
+                credited += await self._credit_one_by_one(batch)
+            # A credit may finish without ever yielding (the embedded store
+            # writes on the loop's own thread): requests go between batches.
+            await asyncio.sleep(0)
+        return credited
+
+    async def _credit_together(self, batch: list[PendingCredit]) -> int:
+        # One transaction for the batch: one turn of the store's writer and
+        # one commit, where crediting one by one waits for a turn each time
+        # behind every request in flight.
+        try:
+            credited = await self._credits.credit_all(batch)
+        except DependencyUnavailable:
+            raise
+        except Exception:
+            logger.debug("a batch of %d credits failed", len(batch), exc_info=True)
+            return await self._credit_one_by_one(batch)
+        for _ in credited:
+            metrics.record_credit("async", "credited")
+        return len(credited)
+
+    async def _credit_one_by_one(self, batch: list[PendingCredit]) -> int:
+        credited = 0
+        for credit in batch:
             try:
                 applied = await self._credits.credit(credit.session_id)
             except Exception as exc:
@@ -191,9 +219,6 @@ class CreditProcessor(_RepeatingLoop):
             if applied:
                 credited += 1
                 metrics.record_credit("async", "credited")
-            # A credit may finish without ever yielding (the embedded store
-            # writes on the loop's own thread): requests go between credits.
-            await asyncio.sleep(0)
         return credited
 
     async def _defer(self, session_id: str, attempt: int, exc: Exception) -> None:
@@ -313,6 +338,19 @@ class BackgroundLoops:
             await stop.wait()
         finally:
             await self.stop()
+
+
+def _one_per_wallet(credits: list[PendingCredit]) -> list[list[PendingCredit]]:
+    """Split due credits into batches that each credit a wallet at most once."""
+    batches: list[list[PendingCredit]] = []
+    seen: dict[str, int] = {}
+    for credit in credits:
+        turn = seen.get(credit.user_id, 0)
+        seen[credit.user_id] = turn + 1
+        if turn == len(batches):
+            batches.append([])
+        batches[turn].append(credit)
+    return batches
 
 
 def background_loops(container: Container) -> BackgroundLoops:

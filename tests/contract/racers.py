@@ -25,7 +25,8 @@ import msgspec
 from nerava.adapters.memory import FixedClock, UuidIds
 from nerava.adapters.storage_factory import MigratableDatabase, database_from_url
 from nerava.domain.sessions import ChargingRules
-from nerava.domain.usecases import Actor, Charging, StopCharge
+from nerava.domain.usecases import Actor, Charging, Credits, StopCharge
+from nerava.entrypoints.workers import CreditProcessor
 from nerava.ports.storage import Database
 from tests.contract.examples import T0, a_debit, a_reward, a_session
 
@@ -101,6 +102,12 @@ async def start(
     return user_id, session.session_id, holder
 
 
+async def process_credits(db: Database, attempt: Attempt) -> int:
+    """Run one pass of a wallet processor; return how many it credited."""
+    clock = FixedClock(T0 + timedelta(minutes=40))
+    return await CreditProcessor(Credits(db.unit_of_work, clock, UuidIds())).run_once()
+
+
 def charging(db: Database, *, sync_credit: bool) -> Charging:
     """The charging use cases with the clock 40 minutes after ``T0``."""
     return Charging(
@@ -124,6 +131,7 @@ async def stop(
 RACERS: dict[str, Racer] = {
     "credit": credit,
     "debit": debit,
+    "process_credits": process_credits,
     "start": start,
     "stop": stop,
 }

@@ -18,7 +18,7 @@ from nerava.adapters.storage_factory import MigratableDatabase, database_from_ur
 from nerava.domain.events import ChargeStopped, RewardCredited
 from nerava.domain.sessions import Session, SessionState
 from nerava.domain.usecases import Actor, StartCharge
-from tests.contract.examples import T0, a_reward
+from tests.contract.examples import T0, a_credit, a_reward
 from tests.contract.racers import charging, run_race
 
 pytestmark = pytest.mark.slow
@@ -64,6 +64,28 @@ async def test_fifty_simultaneous_credits_of_one_session_credit_it_once(
     assert outcomes.count(True) == 1
     assert [e.session_id for e in entries] == ["ses_1"]
     assert balance == 101
+
+
+async def test_wallet_processors_racing_over_many_wallets_credit_each_once(
+    racing_url: str, database: MigratableDatabase
+) -> None:
+    sessions = {f"ses_{n}": f"driver-{n % 7}" for n in range(60)}
+    async with database.unit_of_work() as uow:
+        for session_id, user_id in sessions.items():
+            await uow.credits.add(a_credit(session_id, 100, user_id))
+        await uow.commit()
+
+    outcomes = await race(racing_url, "process_credits", processes=4, attempts=2)
+
+    credited: list[str] = []
+    async with database.unit_of_work(readonly=True) as uow:
+        for user_id in set(sessions.values()):
+            entries, _ = await uow.ledger.entries(user_id, limit=100)
+            assert await uow.ledger.balance(user_id) == 100 * len(entries)
+            credited += [e.session_id or "" for e in entries]
+        assert await uow.credits.count() == 0
+    assert sum(outcomes) == 60
+    assert sorted(credited) == sorted(sessions)
 
 
 async def test_fifty_simultaneous_debits_of_twice_the_balance_never_overdraw(

@@ -164,7 +164,8 @@ async def test_one_failing_credit_does_not_hold_back_the_others(
     credits: Credits, database: MemoryDatabase, store: FlakyStore
 ) -> None:
     await queue(database, pending("ses_1"), pending("ses_2", "driver-2", 75))
-    store.fail_next(RuntimeError("row is corrupt"))
+    # The two are tried together first, then one by one: ses_1 fails both.
+    store.fail_next(RuntimeError("row is corrupt"), times=2)
 
     credited = await CreditProcessor(credits).run_once()
 
@@ -362,3 +363,57 @@ async def test_the_purge_runs_at_start_then_waits_for_its_interval() -> None:
     await asyncio.wait_for(loops.stop(), 1.0)
 
     assert purge.calls == 1
+
+
+async def test_due_credits_of_many_wallets_land_in_one_transaction_each_round(
+    clock: FixedClock, database: MemoryDatabase
+) -> None:
+    await queue(
+        database,
+        *(pending(f"ses_{n}", f"driver-{n % 3}", 100) for n in range(7)),
+    )
+    units = CountingUnits(database)
+    processor = CreditProcessor(Credits(units, clock, UuidIds()))
+
+    credited = await processor.run_once()
+
+    # Seven credits of three wallets: rounds of three, three and one.
+    assert credited == 7
+    assert units.writes == 3
+    assert await left(database) == []
+    assert [(await wallet(database, f"driver-{n}"))[0] for n in range(3)] == [
+        300,
+        200,
+        200,
+    ]
+
+
+async def test_a_batch_that_fails_is_credited_one_by_one(
+    credits: Credits, database: MemoryDatabase, store: FlakyStore
+) -> None:
+    await queue(database, pending("ses_1"), pending("ses_2", "driver-2", 75))
+    store.fail_next(RuntimeError("serialization hiccup"))
+    failed_before = credits_counted("failed")
+
+    credited = await CreditProcessor(credits).run_once()
+
+    assert credited == 2
+    assert await left(database) == []
+    assert credits_counted("failed") == failed_before
+
+
+async def test_a_batch_never_names_a_wallet_twice(credits: Credits) -> None:
+    with pytest.raises(ValueError, match="more than once"):
+        await credits.credit_all([pending("ses_1"), pending("ses_2")])
+
+
+class CountingUnits:
+    """The memory store, counting the write units of work begun on it."""
+
+    def __init__(self, database: MemoryDatabase) -> None:
+        self.database = database
+        self.writes = 0
+
+    def __call__(self, *, readonly: bool = False) -> UnitOfWork:
+        self.writes += not readonly
+        return self.database.unit_of_work(readonly=readonly)

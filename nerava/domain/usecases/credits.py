@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 from nerava.domain.usecases.crediting import credit_reward
@@ -51,6 +52,45 @@ class Credits:
             )
             await uow.commit()
         return entry is not None
+
+    async def credit_all(self, credits: Sequence[PendingCredit]) -> list[str]:
+        """Move the pending rewards of several wallets into them, in one transaction.
+
+        One wallet at most per call, taken in the order of their users, so
+        that processors crediting at once lock wallets in one order. All or
+        nothing: when one fails, none is credited and the error is raised,
+        and the caller may credit them one by one.
+
+        Returns:
+            The sessions this call credited, in the order taken.
+
+        Raises:
+            ValueError: two credits are for the same user.
+        """
+        ordered = sorted(credits, key=lambda c: c.user_id)
+        users = [c.user_id for c in ordered]
+        if len(set(users)) != len(users):
+            raise ValueError("a batch of credits names a wallet more than once")
+        now = self._clock.now()
+        credited = []
+        async with self._uow() as uow:
+            for pending in ordered:
+                credit = await uow.credits.take(pending.session_id)
+                if credit is None:
+                    continue
+                entry = await credit_reward(
+                    uow,
+                    self._ids,
+                    session_id=credit.session_id,
+                    user_id=credit.user_id,
+                    amount_cents=credit.amount_cents,
+                    now=now,
+                    mode="async",
+                )
+                if entry is not None:
+                    credited.append(credit.session_id)
+            await uow.commit()
+        return credited
 
     async def defer(self, session_id: str, error: str, retry_in: timedelta) -> None:
         """Count a failed attempt and try again after ``retry_in``."""
