@@ -51,8 +51,8 @@ class OutboxRelay(Protocol):
 class IdempotencyRecords(Protocol):
     """Keeps the idempotency records from growing without end."""
 
-    async def purge(self) -> int:
-        """Drop expired records; return how many."""
+    async def purge(self, *, limit: int) -> int:
+        """Drop up to ``limit`` expired records; return how many."""
         ...
 
 
@@ -271,6 +271,7 @@ class IdempotencyPurgeLoop(_RepeatingLoop):
     Args:
         idempotency: the idempotency use case.
         interval_seconds: time between purges.
+        batch: how many records one purge transaction deletes at most.
         outage_wait: backoff between failing purges.
     """
 
@@ -281,14 +282,24 @@ class IdempotencyPurgeLoop(_RepeatingLoop):
         idempotency: IdempotencyRecords,
         *,
         interval_seconds: float = 3600.0,
+        batch: int = 1000,
         outage_wait: wait_base | None = None,
     ) -> None:
         super().__init__(idle_seconds=interval_seconds, outage_wait=outage_wait)
         self._idempotency = idempotency
+        self._batch = batch
 
     async def run_once(self) -> int:
         """Purge expired records now; return how many were dropped."""
-        purged = await self._idempotency.purge()
+        purged = 0
+        while True:
+            # A day of records can be many; short transactions, with other
+            # work between them, keep any one from holding up the store.
+            batch = await self._idempotency.purge(limit=self._batch)
+            purged += batch
+            if batch < self._batch:
+                break
+            await asyncio.sleep(0)
         if purged:
             logger.info("purged %d expired idempotency records", purged)
         return purged

@@ -192,8 +192,12 @@ class IdempotencyStore(Protocol):
         """Drop an unfinished claim so that the request may be sent again."""
         ...
 
-    async def purge(self, expired_before: datetime) -> int:
-        """Delete records created before ``expired_before``; return how many."""
+    async def purge(self, expired_before: datetime, *, limit: int) -> int:
+        """Delete up to ``limit`` records created before ``expired_before``.
+
+        Returns:
+            How many were deleted; ``limit`` when more may be left.
+        """
         ...
 
 

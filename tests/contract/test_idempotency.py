@@ -125,9 +125,23 @@ async def test_purge_deletes_records_created_before_the_cutoff(
         await _claim(database, a_claim(f"idem-{i}", at=T0 + i * MINUTE))
 
     async with database.unit_of_work() as uow:
-        purged = await uow.idempotency.purge(T0 + 2 * MINUTE)
+        purged = await uow.idempotency.purge(T0 + 2 * MINUTE, limit=10)
         await uow.commit()
 
     assert purged == 2
     assert await _claim(database, a_claim("idem-0", at=T0 + 3 * MINUTE)) is None
     assert await _claim(database, a_claim("idem-2", at=T0 + 2 * MINUTE)) is not None
+
+
+async def test_purge_deletes_no_more_than_its_limit(database: Database) -> None:
+    for i in range(5):
+        await _claim(database, a_claim(f"idem-{i}", at=T0 + i * MINUTE))
+
+    async with database.unit_of_work() as uow:
+        first = await uow.idempotency.purge(T0 + 4 * MINUTE, limit=3)
+        second = await uow.idempotency.purge(T0 + 4 * MINUTE, limit=3)
+        third = await uow.idempotency.purge(T0 + 4 * MINUTE, limit=3)
+        await uow.commit()
+
+    assert (first, second, third) == (3, 1, 0)
+    assert await _claim(database, a_claim("idem-4", at=T0 + 4 * MINUTE)) is not None

@@ -346,12 +346,23 @@ def _after(condition: Callable[[], bool]) -> Callable[[], Awaitable[bool]]:
 
 
 class CountingPurge:
-    def __init__(self) -> None:
+    def __init__(self, expired: int = 2) -> None:
         self.calls = 0
+        self.expired = expired
 
-    async def purge(self) -> int:
+    async def purge(self, *, limit: int) -> int:
         self.calls += 1
-        return 2
+        purged = min(limit, self.expired)
+        self.expired -= purged
+        return purged
+
+
+async def test_a_large_purge_runs_in_transactions_of_a_batch_each() -> None:
+    purge = CountingPurge(expired=2500)
+
+    purged = await IdempotencyPurgeLoop(purge, batch=1000).run_once()
+
+    assert (purged, purge.calls, purge.expired) == (2500, 3, 0)
 
 
 async def test_the_purge_runs_at_start_then_waits_for_its_interval() -> None:

@@ -389,12 +389,12 @@ class MemoryIdempotencyStore(_Part):
         if existing is not None and existing.response is None:
             _pop(self._s.idempotency, (scope, key), undo)
 
-    async def purge(self, expired_before: datetime) -> int:
-        """Delete old records."""
+    async def purge(self, expired_before: datetime, *, limit: int) -> int:
+        """Delete up to ``limit`` old records."""
         undo = self._undo()
         old = [
             k for k, r in self._s.idempotency.items() if r.created_at < expired_before
-        ]
+        ][:limit]
         for slot in old:
             _pop(self._s.idempotency, slot, undo)
         return len(old)

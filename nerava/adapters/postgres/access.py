@@ -80,10 +80,12 @@ class PostgresIdempotencyStore(Store):
             (scope, key),
         )
 
-    async def purge(self, expired_before: datetime) -> int:
-        """Delete records created before ``expired_before``; return how many."""
+    async def purge(self, expired_before: datetime, *, limit: int) -> int:
+        """Delete up to ``limit`` records created before ``expired_before``."""
         return await self._tx.execute(
-            "DELETE FROM idempotency_keys WHERE created_at < %s", (expired_before,)
+            "DELETE FROM idempotency_keys WHERE (scope, key) IN ("
+            "SELECT scope, key FROM idempotency_keys WHERE created_at < %s LIMIT %s)",
+            (expired_before, limit),
         )
 
 

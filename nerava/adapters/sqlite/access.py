@@ -82,9 +82,11 @@ def _release(db: sqlite3.Connection, scope: str, key: str) -> None:
     )
 
 
-def _purge(db: sqlite3.Connection, expired_before: int) -> int:
+def _purge(db: sqlite3.Connection, expired_before: int, limit: int) -> int:
     return db.execute(
-        "DELETE FROM idempotency_keys WHERE created_at < ?", (expired_before,)
+        "DELETE FROM idempotency_keys WHERE rowid IN ("
+        "SELECT rowid FROM idempotency_keys WHERE created_at < ? LIMIT ?)",
+        (expired_before, limit),
     ).rowcount
 
 
@@ -106,10 +108,10 @@ class SqliteIdempotencyStore(Store):
         """Drop an unfinished claim so that the request may be sent again."""
         await self._tx.write(lambda db: _release(db, scope, key))
 
-    async def purge(self, expired_before: datetime) -> int:
-        """Delete records created before ``expired_before``; return how many."""
+    async def purge(self, expired_before: datetime, *, limit: int) -> int:
+        """Delete up to ``limit`` records created before ``expired_before``."""
         expired = micros(expired_before)
-        return await self._tx.write(lambda db: _purge(db, expired))
+        return await self._tx.write(lambda db: _purge(db, expired, limit))
 
 
 _KEY_COLUMNS = "key_id, name, digest, scopes, hub_ids, created_at, revoked_at"

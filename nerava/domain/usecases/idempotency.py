@@ -9,10 +9,12 @@ from nerava.domain.errors import IdempotencyKeyReused, RequestInProgress
 from nerava.ports.clock import Clock
 from nerava.ports.storage import UnitOfWorkFactory
 
-__all__ = ["CLAIM_LEASE", "RETENTION", "Idempotency"]
+__all__ = ["CLAIM_LEASE", "PURGE_BATCH", "RETENTION", "Idempotency"]
 
 CLAIM_LEASE = timedelta(seconds=60)
 RETENTION = timedelta(hours=24)
+# Records deleted by one purge transaction, at most.
+PURGE_BATCH = 1000
 
 
 class Idempotency:
@@ -66,9 +68,15 @@ class Idempotency:
             await uow.idempotency.release(scope, key)
             await uow.commit()
 
-    async def purge(self) -> int:
-        """Delete records older than the retention; return how many."""
+    async def purge(self, *, limit: int = PURGE_BATCH) -> int:
+        """Delete up to ``limit`` records older than the retention.
+
+        Returns:
+            How many were deleted; ``limit`` when more may be left.
+        """
         async with self._uow() as uow:
-            purged = await uow.idempotency.purge(self._clock.now() - RETENTION)
+            purged = await uow.idempotency.purge(
+                self._clock.now() - RETENTION, limit=limit
+            )
             await uow.commit()
         return purged
