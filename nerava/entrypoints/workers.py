@@ -1,10 +1,10 @@
-"""Background work: the wallet processor, the outbox relay, the idempotency purge.
+"""Background work: the wallet processor, the outbox relay, the purges.
 
 Each loop has ``run_once()``, one pass for tests and scripts, and
 ``run(stop)``, which repeats passes until ``stop`` is set and then returns
 promptly. A loop survives every fault: it logs it, waits as tenacity's
 exponential-jitter strategy says, and tries again. ``nerava serve`` runs the
-three loops inside each API process; ``nerava worker`` runs them alone.
+loops inside each API process; ``nerava worker`` runs them alone.
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ from nerava.entrypoints.http import metrics
 __all__ = [
     "BackgroundLoops",
     "CreditProcessor",
-    "IdempotencyPurgeLoop",
     "Loop",
     "OutboxRelayLoop",
+    "PurgeLoop",
     "background_loops",
     "backoff_seconds",
 ]
@@ -48,8 +48,8 @@ class OutboxRelay(Protocol):
         ...
 
 
-class IdempotencyRecords(Protocol):
-    """Keeps the idempotency records from growing without end."""
+class Purge(Protocol):
+    """Keeps records from growing without end."""
 
     async def purge(self, *, limit: int) -> int:
         """Drop up to ``limit`` expired records; return how many."""
@@ -265,28 +265,30 @@ class OutboxRelayLoop(_RepeatingLoop):
         return await self._relay.relay(self._batch)
 
 
-class IdempotencyPurgeLoop(_RepeatingLoop):
-    """Drops idempotency records past their 24 hours, once an hour.
+class PurgeLoop(_RepeatingLoop):
+    """Drops records past their retention, once an hour.
 
     Args:
-        idempotency: the idempotency use case.
+        purge: what drops them: expired idempotency records, or events
+            delivered long ago.
+        name: names the loop in the log.
         interval_seconds: time between purges.
         batch: how many records one purge transaction deletes at most.
         outage_wait: backoff between failing purges.
     """
 
-    name = "idempotency purge"
-
     def __init__(
         self,
-        idempotency: IdempotencyRecords,
+        purge: Purge,
         *,
+        name: str,
         interval_seconds: float = 3600.0,
         batch: int = 1000,
         outage_wait: wait_base | None = None,
     ) -> None:
         super().__init__(idle_seconds=interval_seconds, outage_wait=outage_wait)
-        self._idempotency = idempotency
+        self._purge = purge
+        self.name = name
         self._batch = batch
 
     async def run_once(self) -> int:
@@ -295,13 +297,13 @@ class IdempotencyPurgeLoop(_RepeatingLoop):
         while True:
             # A day of records can be many; short transactions, with other
             # work between them, keep any one from holding up the store.
-            batch = await self._idempotency.purge(limit=self._batch)
+            batch = await self._purge.purge(limit=self._batch)
             purged += batch
             if batch < self._batch:
                 break
             await asyncio.sleep(0)
         if purged:
-            logger.info("purged %d expired idempotency records", purged)
+            logger.info("%s dropped %d records", self.name, purged)
         return purged
 
     def _always_idle(self) -> bool:
@@ -365,11 +367,12 @@ def _one_per_wallet(credits: list[PendingCredit]) -> list[list[PendingCredit]]:
 
 
 def background_loops(container: Container) -> BackgroundLoops:
-    """Build the wallet processor, the outbox relay and the purge from ``container``."""
+    """Build the wallet processor, the relay and the purges from ``container``."""
     return BackgroundLoops(
         [
             CreditProcessor(container.credits()),
             OutboxRelayLoop(container.relay()),
-            IdempotencyPurgeLoop(container.idempotency()),
+            PurgeLoop(container.idempotency(), name="idempotency purge"),
+            PurgeLoop(container.relay(), name="outbox purge"),
         ]
     )

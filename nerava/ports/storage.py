@@ -167,6 +167,16 @@ class Outbox(Protocol):
         """Record that these events were delivered."""
         ...
 
+    async def purge_delivered(self, delivered_before: datetime, *, limit: int) -> int:
+        """Delete, of the ``limit`` oldest events, those delivered before a time.
+
+        Positions are never given again after a purge.
+
+        Returns:
+            How many were deleted; ``limit`` when older ones may be left.
+        """
+        ...
+
 
 class IdempotencyStore(Protocol):
     """Responses kept per (scope, idempotency key) so that repeats replay them."""

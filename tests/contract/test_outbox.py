@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 import pytest
 
@@ -149,3 +150,58 @@ async def test_events_appended_together_keep_their_order(
         await _append(database, events[start : start + batch])
 
     assert await _unpublished(database) == events
+
+
+async def _deliver(database: Database, count: int, at: datetime) -> list[int]:
+    async with database.unit_of_work() as uow:
+        records = await uow.outbox.unpublished(count)
+        await uow.outbox.mark_published([r.position for r in records], at)
+        await uow.commit()
+    return [r.position for r in records]
+
+
+async def _purge(database: Database, before: datetime, limit: int) -> int:
+    async with database.unit_of_work() as uow:
+        purged = await uow.outbox.purge_delivered(before, limit=limit)
+        await uow.commit()
+    return purged
+
+
+async def test_purge_drops_events_delivered_before_the_cutoff_and_keeps_the_rest(
+    database: Database,
+) -> None:
+    events = every_kind_of_event()
+    await _append(database, events)
+    await _deliver(database, 2, T0)
+    await _deliver(database, 2, T0 + 10 * MINUTE)
+
+    purged = await _purge(database, T0 + MINUTE, limit=100)
+
+    assert purged == 2
+    assert await _unpublished(database) == events[4:]
+    assert await _purge(database, T0 + MINUTE, limit=100) == 0
+    assert await _purge(database, T0 + 11 * MINUTE, limit=100) == 2
+    assert await _unpublished(database) == events[4:]
+
+
+async def test_purge_looks_at_no_more_than_its_limit_of_the_oldest_events(
+    database: Database,
+) -> None:
+    await _append(database, every_kind_of_event())
+    await _deliver(database, 5, T0)
+
+    purged = [await _purge(database, T0 + MINUTE, limit=2) for _ in range(4)]
+
+    assert purged == [2, 2, 1, 0]
+
+
+async def test_positions_keep_growing_after_a_purge(database: Database) -> None:
+    await _append(database, events_of("ses_1"))
+    delivered = await _deliver(database, 100, T0)
+    await _purge(database, T0 + MINUTE, limit=100)
+
+    await _append(database, events_of("ses_2"))
+    async with database.unit_of_work(readonly=True) as uow:
+        records = await uow.outbox.unpublished(100)
+
+    assert min(r.position for r in records) > max(delivered)

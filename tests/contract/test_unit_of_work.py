@@ -147,6 +147,7 @@ WRITES: dict[str, Change] = {
     ),
     "idempotency.release": lambda uow: uow.idempotency.release("s", "k"),
     "idempotency.purge": lambda uow: uow.idempotency.purge(T0, limit=10),
+    "outbox.purge_delivered": lambda uow: uow.outbox.purge_delivered(T0, limit=10),
     "api_keys.add": lambda uow: uow.api_keys.add(a_key()),
     "api_keys.revoke": lambda uow: uow.api_keys.revoke("key_1", T0),
 }

@@ -12,15 +12,16 @@ import pytest
 import tenacity
 from prometheus_client import REGISTRY
 
-from nerava.adapters.memory import FixedClock, MemoryDatabase, UuidIds
+from nerava.adapters.memory import FixedClock, MemoryDatabase, MemoryEventBus, UuidIds
 from nerava.domain.errors import DependencyUnavailable
 from nerava.domain.usecases.credits import Credits
+from nerava.domain.usecases.relay import Relay
 from nerava.domain.wallet import EntryKind, PendingCredit
 from nerava.entrypoints.workers import (
     BackgroundLoops,
     CreditProcessor,
-    IdempotencyPurgeLoop,
     OutboxRelayLoop,
+    PurgeLoop,
     backoff_seconds,
 )
 from nerava.ports.storage import UnitOfWork
@@ -360,14 +361,14 @@ class CountingPurge:
 async def test_a_large_purge_runs_in_transactions_of_a_batch_each() -> None:
     purge = CountingPurge(expired=2500)
 
-    purged = await IdempotencyPurgeLoop(purge, batch=1000).run_once()
+    purged = await PurgeLoop(purge, name="purge", batch=1000).run_once()
 
     assert (purged, purge.calls, purge.expired) == (2500, 3, 0)
 
 
 async def test_the_purge_runs_at_start_then_waits_for_its_interval() -> None:
     purge = CountingPurge()
-    loops = BackgroundLoops([IdempotencyPurgeLoop(purge, interval_seconds=3600)])
+    loops = BackgroundLoops([PurgeLoop(purge, name="purge", interval_seconds=3600)])
     loops.start()
     await eventually(_after(lambda: purge.calls >= 1))
     await asyncio.sleep(0.05)
@@ -428,3 +429,21 @@ class CountingUnits:
     def __call__(self, *, readonly: bool = False) -> UnitOfWork:
         self.writes += not readonly
         return self.database.unit_of_work(readonly=readonly)
+
+
+async def test_delivered_events_leave_the_outbox_a_week_after_delivery(
+    clock: FixedClock, database: MemoryDatabase
+) -> None:
+    relay = Relay(database.unit_of_work, MemoryEventBus(), clock)
+    await queue(database, pending("ses_1"))
+    await CreditProcessor(Credits(database.unit_of_work, clock, UuidIds())).run_once()
+    delivered = await relay.relay()
+    loop = PurgeLoop(relay, name="outbox purge")
+
+    clock.advance(timedelta(days=6))
+    too_early = await loop.run_once()
+    clock.advance(timedelta(days=1, seconds=1))
+    on_time = await loop.run_once()
+
+    assert (delivered, too_early, on_time) == (1, 0, 1)
+    assert await relay.relay() == 0

@@ -15,6 +15,8 @@ from datetime import datetime
 from types import TracebackType
 from typing import Self
 
+import msgspec
+
 from nerava.domain.access import ApiKey, IdempotencyRecord, StoredResponse
 from nerava.domain.errors import InsufficientFunds, ValidationFailed
 from nerava.domain.events import DomainEvent
@@ -40,7 +42,8 @@ class _State:
     balances: dict[str, int] = field(default_factory=dict)
     rewards_by_session: dict[str, int] = field(default_factory=dict)
     credits: dict[str, PendingCredit] = field(default_factory=dict)
-    outbox: list[OutboxRecord] = field(default_factory=list)
+    outbox: dict[int, OutboxRecord] = field(default_factory=dict)
+    outbox_last_position: int = 0
     idempotency: dict[tuple[str, str], IdempotencyRecord] = field(default_factory=dict)
     api_keys: dict[str, ApiKey] = field(default_factory=dict)
 
@@ -59,7 +62,8 @@ class _State:
             balances=dict(self.balances),
             rewards_by_session=dict(self.rewards_by_session),
             credits=dict(self.credits),
-            outbox=list(self.outbox),
+            outbox=dict(self.outbox),
+            outbox_last_position=self.outbox_last_position,
             idempotency=dict(self.idempotency),
             api_keys=dict(self.api_keys),
         )
@@ -318,34 +322,43 @@ class MemoryOutbox(_Part):
     async def append(self, events: Sequence[DomainEvent]) -> None:
         """Store events."""
         undo = self._undo()
-        outbox = self._s.outbox
+        state = self._s
         for event in events:
-            outbox.append(
-                OutboxRecord(
-                    position=len(outbox) + 1, event=event, created_at=event.occurred_at
-                )
+            last = state.outbox_last_position
+            undo.append(lambda last=last: setattr(state, "outbox_last_position", last))  # type: ignore[misc]
+            state.outbox_last_position = position = last + 1
+            record = OutboxRecord(
+                position=position, event=event, created_at=event.occurred_at
             )
-            undo.append(outbox.pop)
+            _set(state.outbox, position, record, undo)
 
     async def unpublished(self, limit: int) -> list[OutboxRecord]:
         """Return undelivered events in order."""
-        return [r for r in self._s.outbox if r.published_at is None][:limit]
+        return [r for r in self._s.outbox.values() if r.published_at is None][:limit]
 
     async def mark_published(self, positions: Sequence[int], at: datetime) -> None:
         """Mark events delivered."""
         undo = self._undo()
         outbox = self._s.outbox
         for position in positions:
-            index = position - 1
-            if 0 <= index < len(outbox):
-                old = outbox[index]
-                outbox[index] = OutboxRecord(
-                    position=old.position,
-                    event=old.event,
-                    created_at=old.created_at,
-                    published_at=at,
-                )
-                undo.append(lambda i=index, o=old: outbox.__setitem__(i, o))  # type: ignore[misc]
+            old = outbox.get(position)
+            if old is not None:
+                published = msgspec.structs.replace(old, published_at=at)
+                _set(outbox, position, published, undo)
+
+    async def purge_delivered(self, delivered_before: datetime, *, limit: int) -> int:
+        """Delete, of the oldest events, those delivered before a time."""
+        undo = self._undo()
+        outbox = self._s.outbox
+        oldest = list(outbox.values())[:limit]
+        delivered = [
+            r.position
+            for r in oldest
+            if r.published_at is not None and r.published_at < delivered_before
+        ]
+        for position in delivered:
+            _pop(outbox, position, undo)
+        return len(delivered)
 
 
 class MemoryIdempotencyStore(_Part):

@@ -50,3 +50,14 @@ class PostgresOutbox(Store):
                 "UPDATE outbox SET published_at = %s WHERE position = ANY(%s)",
                 (at, list(positions)),
             )
+
+    async def purge_delivered(self, delivered_before: datetime, *, limit: int) -> int:
+        """Delete, of the ``limit`` oldest events, those delivered before a time."""
+        # Only the oldest rows are looked at, through the primary key; the
+        # table has no index on delivery time.
+        return await self._tx.execute(
+            "DELETE FROM outbox WHERE position IN ("
+            "SELECT position FROM outbox ORDER BY position LIMIT %s) "
+            "AND published_at < %s",
+            (limit, delivered_before),
+        )

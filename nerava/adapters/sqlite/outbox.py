@@ -45,6 +45,15 @@ def _mark_published(db: sqlite3.Connection, positions: Sequence[int], at: int) -
     )
 
 
+def _purge_delivered(db: sqlite3.Connection, delivered_before: int, limit: int) -> int:
+    return db.execute(
+        "DELETE FROM outbox WHERE position IN ("
+        "SELECT position FROM outbox ORDER BY position LIMIT ?) "
+        "AND published_at < ?",
+        (limit, delivered_before),
+    ).rowcount
+
+
 class SqliteOutbox(Store):
     """Events stored with the change that caused them, in order of position."""
 
@@ -62,3 +71,11 @@ class SqliteOutbox(Store):
         """Record that these events were delivered."""
         batch, when = list(positions), micros(at)
         await self._tx.write(lambda db: _mark_published(db, batch, when))
+
+    async def purge_delivered(self, delivered_before: datetime, *, limit: int) -> int:
+        """Delete, of the ``limit`` oldest events, those delivered before a time."""
+        # Only the oldest rows are looked at, through the primary key; the
+        # table has no index on delivery time. AUTOINCREMENT keeps a
+        # deleted position from being given again.
+        before = micros(delivered_before)
+        return await self._tx.write(lambda db: _purge_delivered(db, before, limit))

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from nerava.ports.clock import Clock
 from nerava.ports.events import EventBus
 from nerava.ports.storage import UnitOfWorkFactory
 
-__all__ = ["Relay"]
+__all__ = ["DELIVERED_RETENTION", "Relay"]
+
+# How long a delivered event stays in the outbox, for operators to look back.
+DELIVERED_RETENTION = timedelta(days=7)
 
 
 class Relay:
@@ -34,3 +39,16 @@ class Relay:
             )
             await uow.commit()
         return len(records)
+
+    async def purge(self, *, limit: int = 1000) -> int:
+        """Delete, of the ``limit`` oldest events, those delivered a week ago.
+
+        Returns:
+            How many were deleted; ``limit`` when older ones may be left.
+        """
+        async with self._uow() as uow:
+            purged = await uow.outbox.purge_delivered(
+                self._clock.now() - DELIVERED_RETENTION, limit=limit
+            )
+            await uow.commit()
+        return purged

@@ -1,7 +1,7 @@
 """``nerava serve``: the HTTP API on uvicorn, one or several processes.
 
 Each process is a replica: it serves the app and runs its own wallet
-processor, outbox relay and idempotency purge, which are safe side by side.
+processor, outbox relay and purges, which are safe side by side.
 Everything that must happen once per start (migrating the embedded database,
 the bootstrap admin key) happens here in the parent, before any replica is
 started, so that replicas never race for it.

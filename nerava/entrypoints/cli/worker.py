@@ -19,7 +19,7 @@ logger = logging.getLogger(__name__)
 
 @click.command()
 def worker() -> None:
-    """Run the wallet processor, the outbox relay and the idempotency purge."""
+    """Run the wallet processor, the outbox relay and the purges."""
     settings = prepare()
     run(_work(settings))
 

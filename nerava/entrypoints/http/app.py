@@ -34,7 +34,7 @@ def create_app(container: Container, *, background: bool = True) -> Litestar:
 
     Its lifespan opens the database (which must be migrated already) and,
     with ``background``, runs the wallet processor, the outbox relay and the
-    idempotency purge until shutdown.
+    purges until shutdown.
     """
     services = Services.from_container(container)
     settings = services.settings
