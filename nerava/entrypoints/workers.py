@@ -194,10 +194,11 @@ class CreditProcessor(_RepeatingLoop):
         # One transaction for the batch: one turn of the store's writer and
         # one commit, where crediting one by one waits for a turn each time
         # behind every request in flight.
+        # Whatever failed it, an outage, a lock held too long on one wallet
+        # or a bad credit, one by one finds which: the others land, and the
+        # failing one is deferred with backoff as it would be alone.
         try:
             credited = await self._credits.credit_all(batch)
-        except DependencyUnavailable:
-            raise
         except Exception:
             logger.debug("a batch of %d credits failed", len(batch), exc_info=True)
             return await self._credit_one_by_one(batch)

@@ -347,3 +347,30 @@ async def test_a_catalog_read_that_resumes_late_never_hands_out_an_older_catalog
 
     assert (await slow_label, newest, await late_label) == ("Second", "Third", "Third")
     assert await read() == "Third"
+
+
+async def test_a_catalog_restored_from_an_older_copy_is_read_as_it_is(
+    postgres_db: PostgresDatabase, postgres_url: str
+) -> None:
+    async def put(label: str) -> None:
+        async with postgres_db.unit_of_work() as uow:
+            await uow.windows.put(a_window(label=label))
+            await uow.commit()
+
+    async def read() -> str:
+        async with postgres_db.unit_of_work(readonly=True) as uow:
+            return _night_owl(await uow.windows.list())
+
+    await put("Restored")
+    async with postgres_db.unit_of_work(readonly=True) as uow:
+        backed_up_at = await uow.windows.version()
+    await put("Lost in the restore")
+    await read()
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute("UPDATE windows SET label = 'Restored' WHERE id = 'night_owl'")
+        conn.execute("UPDATE catalog_version SET version = %s", (backed_up_at,))
+
+    after_restore = await read()
+    await put("After the restore")
+
+    assert (after_restore, await read()) == ("Restored", "After the restore")

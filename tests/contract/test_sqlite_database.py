@@ -219,9 +219,10 @@ async def test_the_log_starts_over_while_reads_overlap_the_writes(
     reads = await asyncio.gather(*readers)
 
     # Readers always had a snapshot open; without the log starting over it
-    # would hold 16 half periods by now.
+    # would hold 16 half periods by now. A checkpoint may find the log still
+    # in use now and then, and leave a period or two more in the file.
     assert min(reads) > 0
-    assert os.stat(f"{sqlite_db.path}-wal").st_size <= 6 * half_a_period
+    assert os.stat(f"{sqlite_db.path}-wal").st_size <= 10 * half_a_period
 
 
 async def test_readers_go_on_while_another_process_writes(

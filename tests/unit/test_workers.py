@@ -447,3 +447,21 @@ async def test_delivered_events_leave_the_outbox_a_week_after_delivery(
 
     assert (delivered, too_early, on_time) == (1, 0, 1)
     assert await relay.relay() == 0
+
+
+async def test_a_batch_stuck_on_one_wallet_defers_that_credit_and_lets_the_rest_land(
+    credits: Credits, database: MemoryDatabase, store: FlakyStore
+) -> None:
+    await queue(database, pending("ses_1"), pending("ses_2", "driver-2", 75))
+    # The batch and then ses_1 alone time out on driver-1's locked wallet.
+    store.fail_next(DependencyUnavailable("statement timeout"), times=2)
+    processor = CreditProcessor(credits, retry_wait=tenacity.wait_fixed(30))
+
+    with pytest.raises(DependencyUnavailable):
+        await processor.run_once()
+    attempts = {c.session_id: c.attempts for c in await left(database)}
+    later = await processor.run_once()
+
+    assert attempts == {"ses_1": 1, "ses_2": 0}
+    assert later == 1
+    assert await wallet(database, "driver-2") == (75, ["ses_2"])

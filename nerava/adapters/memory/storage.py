@@ -458,6 +458,10 @@ class _Store:
 
     def publish(self) -> None:
         """Make the live state, as it is now, what read-only units begin from."""
+        # Limitation: each commit copies every container, so a commit costs
+        # time in proportion to all that is stored (milliseconds at tens of
+        # thousands of entries): right for tests and tools, not for large
+        # data; append-only containers shared with a length would lift it.
         self.committed = self.live.snapshot()
 
 

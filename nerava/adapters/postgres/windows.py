@@ -144,4 +144,11 @@ class PostgresWindowCatalog(Store):
         return int(row[0])
 
     def _bump(self) -> None:
-        self._tx.defer("UPDATE catalog_version SET version = version + 1")
+        # Never the same version twice, even after the database is restored
+        # from an older copy: it jumps to the time in microseconds when that
+        # is ahead, so a cached catalog of the same number is never taken
+        # for another one.
+        self._tx.defer(
+            "UPDATE catalog_version SET version = GREATEST(version + 1, "
+            "(extract(epoch FROM clock_timestamp()) * 1000000)::bigint)"
+        )

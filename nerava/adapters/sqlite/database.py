@@ -45,9 +45,10 @@ T = TypeVar("T")
 
 SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
 
-# How long a checkpoint, holding the writer, waits for readers of an older
-# snapshot; reads take well under a millisecond.
-CHECKPOINT_WAIT_MS = 20
+# How long a checkpoint waits for readers of an older snapshot; reads take
+# well under a millisecond. It holds the file's write lock meanwhile, so the
+# writers of other processes wait as long: kept short.
+CHECKPOINT_WAIT_MS = 10
 
 # A log that grew while a long read held it is cut back to this size once it
 # starts over, instead of keeping its largest size on disk.

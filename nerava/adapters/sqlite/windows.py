@@ -97,7 +97,12 @@ def _delete_window(db: sqlite3.Connection, window_id: str) -> bool:
 
 
 def _bump_catalog(db: sqlite3.Connection) -> None:
-    db.execute("UPDATE catalog_version SET version = version + 1")
+    # Never the same version twice, even after the file is put back from an
+    # older copy: it jumps to the time in microseconds when that is ahead.
+    db.execute(
+        "UPDATE catalog_version SET version = max(version + 1, "
+        "CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER))"
+    )
 
 
 def _catalog_version(db: sqlite3.Connection) -> int:

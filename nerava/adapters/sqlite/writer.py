@@ -57,9 +57,10 @@ T = TypeVar("T")
 # while that ran. A thousand commits make a log of some tens of megabytes.
 CHECKPOINT_EVERY: Final = 1000
 # A log that readers kept in use is tried again soon, a few times, rather
-# than left to grow for another period.
+# than left to grow for another period; the pause lets other processes'
+# writers in between.
 CHECKPOINT_ATTEMPTS: Final = 5
-CHECKPOINT_PAUSE_S: Final = 0.005
+CHECKPOINT_PAUSE_S: Final = 0.01
 _COMMITS_WAITING_FOR_DISK: Final = frozenset({"FULL", "EXTRA"})
 
 
