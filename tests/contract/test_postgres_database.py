@@ -318,26 +318,28 @@ def _night_owl(windows: list[Window]) -> str:
     return next(w.label for w in windows if w.id == "night_owl")
 
 
+async def _put_night_owl(db: PostgresDatabase, label: str) -> None:
+    async with db.unit_of_work() as uow:
+        await uow.windows.put(a_window(label=label))
+        await uow.commit()
+
+
+async def _read_night_owl(db: PostgresDatabase) -> str:
+    async with db.unit_of_work(readonly=True) as uow:
+        return _night_owl(await uow.windows.list())
+
+
 async def test_a_catalog_read_that_resumes_late_never_hands_out_an_older_catalog(
     postgres_db: PostgresDatabase,
 ) -> None:
-    async def put(label: str) -> None:
-        async with postgres_db.unit_of_work() as uow:
-            await uow.windows.put(a_window(label=label))
-            await uow.commit()
-
-    async def read() -> str:
-        async with postgres_db.unit_of_work(readonly=True) as uow:
-            return _night_owl(await uow.windows.list())
-
-    await put("First")
-    await read()
-    await put("Second")
+    await _put_night_owl(postgres_db, "First")
+    await _read_night_owl(postgres_db)
+    await _put_night_owl(postgres_db, "Second")
     slow, late = _LateReader(postgres_db), _LateReader(postgres_db)
     slow_label = asyncio.create_task(slow.label())
     await slow.queried.wait()
-    await put("Third")
-    newest = await read()
+    await _put_night_owl(postgres_db, "Third")
+    newest = await _read_night_owl(postgres_db)
     late_label = asyncio.create_task(late.label())
     await late.queried.wait()
 
@@ -346,31 +348,25 @@ async def test_a_catalog_read_that_resumes_late_never_hands_out_an_older_catalog
     late.go_on.set()
 
     assert (await slow_label, newest, await late_label) == ("Second", "Third", "Third")
-    assert await read() == "Third"
+    assert await _read_night_owl(postgres_db) == "Third"
 
 
 async def test_a_catalog_restored_from_an_older_copy_is_read_as_it_is(
     postgres_db: PostgresDatabase, postgres_url: str
 ) -> None:
-    async def put(label: str) -> None:
-        async with postgres_db.unit_of_work() as uow:
-            await uow.windows.put(a_window(label=label))
-            await uow.commit()
-
-    async def read() -> str:
-        async with postgres_db.unit_of_work(readonly=True) as uow:
-            return _night_owl(await uow.windows.list())
-
-    await put("Restored")
+    await _put_night_owl(postgres_db, "Restored")
     async with postgres_db.unit_of_work(readonly=True) as uow:
         backed_up_at = await uow.windows.version()
-    await put("Lost in the restore")
-    await read()
+    await _put_night_owl(postgres_db, "Lost in the restore")
+    await _read_night_owl(postgres_db)
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         conn.execute("UPDATE windows SET label = 'Restored' WHERE id = 'night_owl'")
         conn.execute("UPDATE catalog_version SET version = %s", (backed_up_at,))
 
-    after_restore = await read()
-    await put("After the restore")
+    after_restore = await _read_night_owl(postgres_db)
+    await _put_night_owl(postgres_db, "After the restore")
 
-    assert (after_restore, await read()) == ("Restored", "After the restore")
+    assert (after_restore, await _read_night_owl(postgres_db)) == (
+        "Restored",
+        "After the restore",
+    )
