@@ -193,10 +193,9 @@ class CreditProcessor(_RepeatingLoop):
     async def _credit_together(self, batch: list[PendingCredit]) -> int:
         # One transaction for the batch: one turn of the store's writer and
         # one commit, where crediting one by one waits for a turn each time
-        # behind every request in flight.
-        # Whatever failed it, an outage, a lock held too long on one wallet
-        # or a bad credit, one by one finds which: the others land, and the
-        # failing one is deferred with backoff as it would be alone.
+        # behind every request in flight. Whatever fails it (an outage, one
+        # wallet locked too long, a bad credit), one by one finds which: the
+        # others land, and the failing one is deferred with backoff.
         try:
             credited = await self._credits.credit_all(batch)
         except Exception:

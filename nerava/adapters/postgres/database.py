@@ -91,7 +91,8 @@ class PostgresUnitOfWork:
         self._database = database
         self._readonly = readonly
         self._begin: LiteralString = _BEGIN_READ_ONLY if readonly else _BEGIN
-        self._conn: Connection | None = None
+        # One cursor serves every statement of the unit (each result is read
+        # before the next statement is sent); its connection is the unit's.
         self._cursor: AsyncCursor[Row] | None = None
         self._begun = False
         self._deferred: list[tuple[LiteralString, Params]] = []
@@ -105,10 +106,7 @@ class PostgresUnitOfWork:
 
     async def __aenter__(self) -> Self:
         """Take a connection from the pool; the transaction begins with a statement."""
-        self._conn = await self._database.acquire()
-        # One cursor serves every statement: each result is read before
-        # the next statement is sent.
-        self._cursor = self._conn.cursor()
+        self._cursor = (await self._database.acquire()).cursor()
         return self
 
     async def __aexit__(
@@ -118,10 +116,10 @@ class PostgresUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         """Roll back what was not committed and give the connection back."""
-        conn, self._conn = self._conn, None
-        self._cursor = None
-        if conn is None:
+        cursor, self._cursor = self._cursor, None
+        if cursor is None:
             return
+        conn = cursor.connection
         self._begun = False
         self._deferred.clear()
         self.ledger.forget_balances()
@@ -189,8 +187,7 @@ class PostgresUnitOfWork:
     async def _run(
         self, query: LiteralString, params: Params = (), *, prepare: bool | None = None
     ) -> AsyncCursor[Row]:
-        conn, cursor = self._active(), self._cursor
-        assert cursor is not None, "a unit of work with a connection has a cursor"
+        cursor = self._active()
         begin = not self._begun
         deferred, self._deferred = self._deferred, []
         self._begun = True
@@ -200,22 +197,22 @@ class PostgresUnitOfWork:
         # One round trip for all: the cursor holds the last statement's
         # result when the pipeline ends; the first error skips the rest and
         # is raised.
-        async with conn.pipeline():
+        async with cursor.connection.pipeline():
             if begin:
                 await cursor.execute(self._begin, prepare=False)
             for statement, values in deferred:
                 await cursor.execute(statement, values)
             return await cursor.execute(query, params, prepare=prepare)
 
-    def _active(self) -> Connection:
-        if self._conn is None:
+    def _active(self) -> AsyncCursor[Row]:
+        if self._cursor is None:
             raise RuntimeError("unit of work used outside its 'async with' block")
-        return self._conn
+        return self._cursor
 
-    def _writable(self) -> Connection:
+    def _writable(self) -> None:
         if self._readonly:
             raise RuntimeError("write outside a write unit of work")
-        return self._active()
+        self._active()
 
 
 class PostgresDatabase:

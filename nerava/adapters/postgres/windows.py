@@ -86,11 +86,9 @@ class PostgresWindowCatalog(Store):
         # pair is taken before the statement, which others may overtake.
         cached, cached_windows = self._cache.latest
         rows = await self._tx.fetch_all(
-            "SELECT v.version, w.id, w.label, w.timezone, w.start_local, "
-            "w.end_local, w.price_per_kwh, w.multiplier, w.days, w.start_date, "
-            "w.end_date, w.hub_ids "
+            f"SELECT v.version, {_WINDOW_COLUMNS} "
             "FROM (SELECT version FROM catalog_version LIMIT 1) AS v "
-            "LEFT JOIN windows AS w ON v.version <> %s ORDER BY w.id",
+            "LEFT JOIN windows ON v.version <> %s ORDER BY id",
             (cached,),
         )
         version = int(rows[0][0])

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from nerava.domain.usecases.crediting import credit_reward
 from nerava.domain.wallet import PendingCredit
 from nerava.ports.clock import Clock, IdGenerator
-from nerava.ports.storage import UnitOfWorkFactory
+from nerava.ports.storage import UnitOfWork, UnitOfWorkFactory
 
 __all__ = ["Credits"]
 
@@ -38,20 +38,9 @@ class Credits:
         """
         now = self._clock.now()
         async with self._uow() as uow:
-            credit = await uow.credits.take(session_id)
-            if credit is None:
-                return False
-            entry = await credit_reward(
-                uow,
-                self._ids,
-                session_id=session_id,
-                user_id=credit.user_id,
-                amount_cents=credit.amount_cents,
-                now=now,
-                mode="async",
-            )
+            credited = await self._take_and_credit(uow, session_id, now)
             await uow.commit()
-        return entry is not None
+        return credited
 
     async def credit_all(self, credits: Sequence[PendingCredit]) -> list[str]:
         """Move the pending rewards of several wallets into them, in one transaction.
@@ -75,22 +64,27 @@ class Credits:
         credited = []
         async with self._uow() as uow:
             for pending in ordered:
-                credit = await uow.credits.take(pending.session_id)
-                if credit is None:
-                    continue
-                entry = await credit_reward(
-                    uow,
-                    self._ids,
-                    session_id=credit.session_id,
-                    user_id=credit.user_id,
-                    amount_cents=credit.amount_cents,
-                    now=now,
-                    mode="async",
-                )
-                if entry is not None:
-                    credited.append(credit.session_id)
+                if await self._take_and_credit(uow, pending.session_id, now):
+                    credited.append(pending.session_id)
             await uow.commit()
         return credited
+
+    async def _take_and_credit(
+        self, uow: UnitOfWork, session_id: str, now: datetime
+    ) -> bool:
+        credit = await uow.credits.take(session_id)
+        if credit is None:
+            return False
+        entry = await credit_reward(
+            uow,
+            self._ids,
+            session_id=session_id,
+            user_id=credit.user_id,
+            amount_cents=credit.amount_cents,
+            now=now,
+            mode="async",
+        )
+        return entry is not None
 
     async def defer(self, session_id: str, error: str, retry_in: timedelta) -> None:
         """Count a failed attempt and try again after ``retry_in``."""

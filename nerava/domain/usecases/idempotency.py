@@ -9,12 +9,10 @@ from nerava.domain.errors import IdempotencyKeyReused, RequestInProgress
 from nerava.ports.clock import Clock
 from nerava.ports.storage import UnitOfWorkFactory
 
-__all__ = ["CLAIM_LEASE", "PURGE_BATCH", "RETENTION", "Idempotency"]
+__all__ = ["CLAIM_LEASE", "RETENTION", "Idempotency"]
 
 CLAIM_LEASE = timedelta(seconds=60)
 RETENTION = timedelta(hours=24)
-# Records deleted by one purge transaction, at most.
-PURGE_BATCH = 1000
 
 
 class Idempotency:
@@ -68,7 +66,7 @@ class Idempotency:
             await uow.idempotency.release(scope, key)
             await uow.commit()
 
-    async def purge(self, *, limit: int = PURGE_BATCH) -> int:
+    async def purge(self, *, limit: int) -> int:
         """Delete up to ``limit`` records older than the retention.
 
         Returns:

@@ -40,7 +40,7 @@ class Relay:
             await uow.commit()
         return len(records)
 
-    async def purge(self, *, limit: int = 1000) -> int:
+    async def purge(self, *, limit: int) -> int:
         """Delete, of the ``limit`` oldest events, those delivered a week ago.
 
         Returns:
