@@ -73,14 +73,7 @@ class Window(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def rate(self) -> Decimal:
         """Price times multiplier, exactly: what the overlap rule compares."""
-        price, multiplier = self.price_per_kwh, self.multiplier
-        # A product has at most the digits of both factors: never round a tie.
-        with localcontext() as exact:
-            exact.prec = max(
-                len(price.as_tuple().digits) + len(multiplier.as_tuple().digits),
-                exact.prec,
-            )
-            return price * multiplier
+        return _exact_product(self.price_per_kwh, self.multiplier)
 
     @property
     def crosses_midnight(self) -> bool:
@@ -417,6 +410,21 @@ def _dates(window: Window, first: date, last: date) -> Iterator[date]:
         if day == date.max:
             return
         day += _ONE_DAY
+
+
+@functools.lru_cache(maxsize=1024)
+def _exact_product(a: Decimal, b: Decimal) -> Decimal:
+    """Multiply without rounding; remembered, as every request compares rates.
+
+    Equal factors written with other exponents (``2.0`` and ``2.00``) may be
+    answered with the product of the first ones asked: the same value.
+    """
+    # A product has at most the digits of both factors: never round a tie.
+    with localcontext() as exact:
+        exact.prec = max(
+            len(a.as_tuple().digits) + len(b.as_tuple().digits), exact.prec
+        )
+        return a * b
 
 
 def _far_ahead(day: date) -> date:

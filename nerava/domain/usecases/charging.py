@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from fractions import Fraction
 
 import msgspec
 
@@ -374,9 +373,10 @@ class Charging:
         power_w = self.rules.max_charge_power_w
         if power_w is None:
             return
-        # Energy in watt-seconds against power times (duration + one minute).
+        # Energy in watt-microseconds against power times (duration + one
+        # minute) in microseconds: whole numbers, compared exactly.
         micros = (stop - start) // _MICROSECOND + 60_000_000
-        if Fraction(wh * 3600) > Fraction(power_w * micros, 1_000_000):
+        if wh * 3600 * 1_000_000 > power_w * micros:
             raise ImplausibleEnergy.on(
                 "kwh_consumed",
                 f"more than {power_w / 1000} kW could deliver in the session's time",
