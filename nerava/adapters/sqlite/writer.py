@@ -20,7 +20,7 @@ and nothing on the loop waits for the disk or for another process:
 - with ``synchronous=FULL`` or ``EXTRA`` a commit waits for the disk, so it
   runs on a worker thread.
 
-One unit of work at a time holds the writer (an ``asyncio.Lock``).
+One unit of work at a time holds the writer (its ``Turn``).
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from nerava.adapters.sqlite.connection import (
     UnavailableAsDependency,
     rollback,
 )
+from nerava.adapters.sqlite.turn import Turn
 from nerava.domain.errors import DependencyUnavailable
 
 __all__ = ["CHECKPOINT_EVERY", "SqliteWriter"]
@@ -117,8 +118,7 @@ class SqliteWriter:
         self._disk = concurrent.futures.ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="nerava-sqlite-commit"
         )
-        self._turn = asyncio.Lock()
-        self._waiting = 0
+        self._turn = Turn()
         self._commits = 0
         self._checkpoint: asyncio.Task[None] | None = None
         self._closed = False
@@ -129,27 +129,16 @@ class SqliteWriter:
         Raises:
             DependencyUnavailable: the writer is closed, or stayed taken.
         """
-        if self._turn.locked() or self._waiting:
-            await self._wait_for_turn()
-        else:
-            # Free, and nobody queued before us: taken at once, without
-            # the cost of a timer.
-            await self._turn.acquire()
+        if not self._turn.try_take():
+            try:
+                await self._turn.take(self._timeout_s)
+            except TimeoutError as exc:
+                raise DependencyUnavailable(
+                    f"no sqlite writer free after {self._timeout_s * 1000:.0f} ms"
+                ) from exc
         if self._closed:
-            self._turn.release()
+            self._turn.give_back()
             raise DependencyUnavailable(f"sqlite database {self._path} is closed")
-
-    async def _wait_for_turn(self) -> None:
-        self._waiting += 1
-        try:
-            async with asyncio.timeout(self._timeout_s):
-                await self._turn.acquire()
-        except TimeoutError as exc:
-            raise DependencyUnavailable(
-                f"no sqlite writer free after {self._timeout_s * 1000:.0f} ms"
-            ) from exc
-        finally:
-            self._waiting -= 1
 
     def release(self) -> None:
         """End the open transaction, keeping none of it, and free the writer."""
@@ -157,7 +146,7 @@ class SqliteWriter:
             with self._unavailable:
                 rollback(self._db)
         finally:
-            self._turn.release()
+            self._turn.give_back()
 
     async def begin(self) -> None:
         """Begin a write transaction, taking the file's write lock first.
@@ -202,10 +191,13 @@ class SqliteWriter:
 
     async def close(self) -> None:
         """Wait for the unit of work holding the writer, then close it."""
-        async with self._turn:
+        await self._turn.take(None)
+        try:
             if self._closed:
                 return
             self._closed = True
+        finally:
+            self._turn.give_back()
         if self._checkpoint is not None:
             await asyncio.wait([self._checkpoint])
         await self._checkpointer.stop()
@@ -220,7 +212,7 @@ class SqliteWriter:
                 try:
                     copied = await self._checkpointer.run(_copy_all_for_restart)
                 finally:
-                    self._turn.release()
+                    self._turn.give_back()
                 if copied or self._closed:
                     return
                 # Readers kept the log; let them finish and the writes go
