@@ -54,7 +54,7 @@ async def test_a_newcomer_takes_a_free_turn_before_a_woken_waiter_runs() -> None
     assert turn.held
 
 
-async def test_a_waiter_that_finds_the_turn_taken_again_keeps_its_place() -> None:
+async def test_a_waiter_that_finds_the_turn_taken_is_handed_it_next() -> None:
     turn = Turn()
     turn.try_take()
     first = asyncio.create_task(turn.take(5))
@@ -65,8 +65,9 @@ async def test_a_waiter_that_finds_the_turn_taken_again_keeps_its_place() -> Non
     assert turn.try_take()  # a newcomer holds it across the first's wake-up
     await asyncio.sleep(0)
     assert not first.done()
-    turn.give_back()
-    await asyncio.sleep(0)
+    turn.give_back()  # handed to the first, never free in between
+    assert turn.held
+    assert not turn.try_take()
     await asyncio.sleep(0)
     assert first.done()
     assert not second.done()
@@ -74,6 +75,47 @@ async def test_a_waiter_that_finds_the_turn_taken_again_keeps_its_place() -> Non
     await second
     turn.give_back()
     assert not turn.held
+
+
+async def test_a_holder_taking_the_turn_back_at_once_starves_no_waiter() -> None:
+    # A holder that yields while holding (a commit waiting for the disk) and
+    # takes the turn again as soon as it gave it back.
+    turn = Turn()
+    stop = asyncio.Event()
+
+    async def busy_holder() -> None:
+        while not stop.is_set():
+            if not turn.try_take():
+                await turn.take(5)
+            await asyncio.sleep(0.001)
+            turn.give_back()
+
+    async def waiter() -> None:
+        await turn.take(1)
+        turn.give_back()
+
+    holder = asyncio.create_task(busy_holder())
+    await asyncio.sleep(0.01)
+    await asyncio.wait_for(asyncio.gather(*(waiter() for _ in range(3))), 1)
+    stop.set()
+    await holder
+
+
+async def test_a_waiter_handed_the_turn_but_cancelled_passes_it_on() -> None:
+    turn = Turn()
+    turn.try_take()
+    first = asyncio.create_task(turn.take(5))
+    await asyncio.sleep(0)
+    second = asyncio.create_task(turn.take(5))
+    await asyncio.sleep(0)
+    turn.give_back()
+    turn.try_take()  # the first loses the free turn once ...
+    await asyncio.sleep(0)
+    turn.give_back()  # ... so it is handed the turn ...
+    first.cancel()  # ... and cancelled before it runs
+    await asyncio.wait_for(second, 1)
+    assert first.cancelled()
+    assert turn.held
 
 
 async def test_a_waiter_gives_up_after_its_timeout_and_leaves_the_queue() -> None:

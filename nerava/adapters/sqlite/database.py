@@ -18,6 +18,7 @@ from typing import Self, TypeVar
 
 from nerava.adapters.migrations import load_migrations, pending_migrations
 from nerava.adapters.sqlite.access import SqliteApiKeys, SqliteIdempotencyStore
+from nerava.adapters.sqlite.claims import WriteClaims
 from nerava.adapters.sqlite.connection import (
     Job,
     SqliteConnection,
@@ -244,20 +245,27 @@ class SqliteDatabase:
             for i in range(self._reader_count)
         ]
         checkpointer = self._checkpointer()
+        db: sqlite3.Connection | None = None
+        claims: WriteClaims | None = None
         try:
             with unavailable_as_dependency(self.path):
                 for reader in readers:
                     await reader.start()
                 applied = await readers[0].run(applied_names)
                 db = await asyncio.to_thread(self._open_writer)
+                claims = await asyncio.to_thread(WriteClaims, self.path)
                 await checkpointer.start()
+        except OSError as exc:
+            await _close_writer(db, claims, [*readers, checkpointer])
+            raise DependencyUnavailable(
+                f"sqlite database {self.path} failed: {exc}"
+            ) from exc
         except BaseException:
-            await _stop_all([*readers, checkpointer])
+            await _close_writer(db, claims, [*readers, checkpointer])
             raise
         missing = pending_migrations(load_migrations(MIGRATIONS_PACKAGE), applied)
         if missing:
-            await asyncio.to_thread(db.close)
-            await _stop_all([*readers, checkpointer])
+            await _close_writer(db, claims, [*readers, checkpointer])
             names = ", ".join(m.name for m in missing)
             raise DependencyUnavailable(
                 f"sqlite database {self.path} lacks migrations {names}: "
@@ -267,6 +275,7 @@ class SqliteDatabase:
         self._writer = SqliteWriter(
             db,
             checkpointer=checkpointer,
+            claims=claims,
             path=self.path,
             synchronous=self._synchronous,
             busy_timeout_ms=self._busy_timeout_ms,
@@ -369,6 +378,18 @@ class SqliteDatabase:
             readonly=True,
         )
         return SqliteConnection(opener, name)
+
+
+async def _close_writer(
+    db: sqlite3.Connection | None,
+    claims: WriteClaims | None,
+    connections: list[SqliteConnection],
+) -> None:
+    if claims is not None:
+        claims.close()
+    if db is not None:
+        await asyncio.to_thread(db.close)
+    await _stop_all(connections)
 
 
 async def _stop_all(connections: list[SqliteConnection]) -> None:

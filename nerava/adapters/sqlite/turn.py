@@ -9,8 +9,12 @@ sends every newcomer to the back of any queue: once one holder had yielded
 load, and each later unit of work paid for a future, a timer and a turn of
 the loop before it could start.
 
-A waiter that finds the turn taken again when it runs waits at the front of
-the queue; the deadline it was given bounds its wait either way.
+A holder that yields while holding (a commit that waits for the disk, a
+retry against another process's lock) could otherwise take the turn back
+every time before a woken waiter runs. So a waiter that finds the turn taken
+when it runs goes back to the front of the queue and is owed it: the next
+release hands the turn straight to it, without freeing it in between. No
+waiter loses more than once.
 """
 
 from __future__ import annotations
@@ -21,13 +25,17 @@ from collections import deque
 
 __all__ = ["Turn"]
 
+# A waiter, and whether it is owed the turn. Its future's result tells, when
+# it is woken, whether the turn was handed to it (True) or only freed (False).
+_Waiter = tuple[asyncio.Future[bool], bool]
+
 
 class Turn:
     """One holder at a time; a free turn is taken without waiting."""
 
     def __init__(self) -> None:
         self._held = False
-        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._waiters: deque[_Waiter] = deque()
 
     @property
     def held(self) -> bool:
@@ -53,43 +61,50 @@ class Turn:
             return
         loop = asyncio.get_running_loop()
         async with asyncio.timeout(timeout_s):
-            first = False
+            owed = False
             while True:
-                waiter: asyncio.Future[None] = loop.create_future()
-                if first:
+                waiter: _Waiter = (loop.create_future(), owed)
+                if owed:
                     self._waiters.appendleft(waiter)
                 else:
                     self._waiters.append(waiter)
-                try:
-                    await waiter
-                except BaseException:
-                    if waiter.done() and not waiter.cancelled():
-                        # Woken, then cancelled or timed out before running:
-                        # the wake-up goes to the next in line.
-                        self._wake_next()
-                    else:
-                        # Still queued, unless a release skipped it already.
-                        with contextlib.suppress(ValueError):
-                            self._waiters.remove(waiter)
-                    raise
-                if self.try_take():
+                if await self._wait(waiter) or self.try_take():
                     return
-                first = True
+                owed = True
 
     def give_back(self) -> None:
-        """Free the turn and wake the first waiter, if any.
+        """Hand the turn to the waiter it is owed to, or free it and wake the first.
 
         Raises:
             RuntimeError: the turn was not held.
         """
         if not self._held:
             raise RuntimeError("the writer's turn was given back but not held")
-        self._held = False
-        self._wake_next()
-
-    def _wake_next(self) -> None:
         while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
-                return
+            future, owed = self._waiters.popleft()
+            if future.done():
+                continue
+            if not owed:
+                self._held = False
+            future.set_result(owed)
+            return
+        self._held = False
+
+    async def _wait(self, waiter: _Waiter) -> bool:
+        future, _ = waiter
+        try:
+            return await future
+        except BaseException:
+            if not future.done() or future.cancelled():
+                # Still queued, unless a release skipped it already.
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(waiter)
+            elif future.result():
+                # Handed the turn, then cancelled or timed out before
+                # running: it goes on to the next in line.
+                self.give_back()
+            elif self.try_take():
+                # Woken to a free turn it will not take: the wake-up goes
+                # on to the next in line.
+                self.give_back()
+            raise

@@ -7,7 +7,8 @@ event loop while every other writer waits behind it. So writes run inline,
 and nothing on the loop waits for the disk or for another process:
 
 - another process's write lock is waited out by retrying ``BEGIN IMMEDIATE``
-  with asyncio sleeps (the connection's own busy handler is off);
+  with asyncio sleeps (the connection's own busy handler is off), with a
+  claim posted meanwhile so that the holder lets go (``claims``);
 - checkpoints, which copy the log into the file and wait for the disk, run
   on a connection and thread of their own every ``CHECKPOINT_EVERY``
   commits. The bulk of the log is copied beside the writes going on; then,
@@ -29,6 +30,7 @@ import asyncio
 import concurrent.futures
 import logging
 import sqlite3
+import time
 from typing import Final, TypeVar
 
 from tenacity import (
@@ -38,6 +40,7 @@ from tenacity import (
     wait_exponential,
 )
 
+from nerava.adapters.sqlite.claims import CLAIM_FOR_S, WriteClaims
 from nerava.adapters.sqlite.connection import (
     Job,
     SqliteConnection,
@@ -62,6 +65,14 @@ CHECKPOINT_EVERY: Final = 1000
 # writers in between.
 CHECKPOINT_ATTEMPTS: Final = 5
 CHECKPOINT_PAUSE_S: Final = 0.01
+# Waiting for another process's write lock, a writer tries again soon and
+# often (renewing its claim, which must not lapse between tries); a writer
+# leaving the lock to another process looks as often whether it got it.
+CLAIM_RETRY_FIRST_S: Final = 0.0005
+CLAIM_RETRY_MAX_S: Final = min(0.005, CLAIM_FOR_S / 2)
+# When processes contend for the file, each writes for this long before it
+# leaves the lock to a claimant: a hand-over costs a try's wait or two.
+WRITE_SHARE_S: Final = 0.01
 _COMMITS_WAITING_FOR_DISK: Final = frozenset({"FULL", "EXTRA"})
 
 
@@ -105,12 +116,16 @@ class SqliteWriter:
         db: sqlite3.Connection,
         *,
         checkpointer: SqliteConnection,
+        claims: WriteClaims,
         path: str,
         synchronous: str,
         busy_timeout_ms: int,
     ) -> None:
         self._db = db
         self._checkpointer = checkpointer
+        self._claims = claims
+        # Since when this process has been writing while others may wait.
+        self._share_began = 0.0
         self._path = path
         self._unavailable = UnavailableAsDependency(path)
         self._timeout_s = busy_timeout_ms / 1000
@@ -156,20 +171,43 @@ class SqliteWriter:
                 than the busy timeout, or the file failed.
         """
         with self._unavailable:
+            await self._leave_to_claimant()
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 return
             except sqlite3.OperationalError as exc:
                 if not _is_busy(exc):
                     raise
-            async for attempt in AsyncRetrying(
-                retry=retry_if_exception(_is_busy),
-                wait=wait_exponential(multiplier=0.001, max=0.05),
-                stop=stop_after_delay(self._timeout_s),
-                reraise=True,
-            ):
-                with attempt:
-                    self._db.execute("BEGIN IMMEDIATE")
+            try:
+                async for attempt in AsyncRetrying(
+                    retry=retry_if_exception(_is_busy),
+                    wait=wait_exponential(
+                        multiplier=CLAIM_RETRY_FIRST_S, max=CLAIM_RETRY_MAX_S
+                    ),
+                    stop=stop_after_delay(self._timeout_s),
+                    reraise=True,
+                ):
+                    with attempt:
+                        self._claims.claim()
+                        self._db.execute("BEGIN IMMEDIATE")
+                self._share_began = time.monotonic()
+            finally:
+                self._claims.withdraw()
+
+    async def _leave_to_claimant(self) -> None:
+        # Another process is waiting for the file's write lock: once this
+        # process had its share, leave the lock free until that process got
+        # it, or for the busy timeout at most. The claim is in a shared
+        # file, with no event to wait on: polled.
+        if not self._claims.claimed_by_another():
+            return
+        now = time.monotonic()
+        if now - self._share_began < WRITE_SHARE_S:
+            return
+        deadline = now + self._timeout_s
+        while self._claims.claimed_by_another() and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(CLAIM_RETRY_FIRST_S)
+        self._share_began = time.monotonic()
 
     def run(self, job: Job[T]) -> T:
         """Run ``job`` on the writer, here and now."""
@@ -201,6 +239,7 @@ class SqliteWriter:
         if self._checkpoint is not None:
             await asyncio.wait([self._checkpoint])
         await self._checkpointer.stop()
+        self._claims.close()
         await asyncio.to_thread(self._db.close)
         self._disk.shutdown(wait=True)
 
