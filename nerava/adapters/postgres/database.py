@@ -132,10 +132,11 @@ class PostgresUnitOfWork:
                 await conn.commit()
             elif status != TransactionStatus.IDLE:
                 await conn.rollback()
-        except psycopg.Error:
+        except psycopg.Error as exc:
             # The server ends the transaction of a lost connection itself;
-            # the pool throws such a connection away.
-            logger.warning("postgres rollback failed", exc_info=True)
+            # the pool throws such a connection away. One line: a lost
+            # server makes one for every unit of work in flight.
+            logger.warning("postgres rollback failed: %s", exc)
         finally:
             await self._database.release(conn)
 
