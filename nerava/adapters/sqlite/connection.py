@@ -46,6 +46,7 @@ _UNAVAILABLE_CODES = frozenset(
         sqlite3.SQLITE_CORRUPT,
         sqlite3.SQLITE_FULL,
         sqlite3.SQLITE_CANTOPEN,
+        sqlite3.SQLITE_READONLY,
         sqlite3.SQLITE_PROTOCOL,
         sqlite3.SQLITE_NOTADB,
     }

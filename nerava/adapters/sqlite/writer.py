@@ -71,8 +71,11 @@ CHECKPOINT_PAUSE_S: Final = 0.01
 CLAIM_RETRY_FIRST_S: Final = 0.0005
 CLAIM_RETRY_MAX_S: Final = min(0.005, CLAIM_FOR_S / 2)
 # When processes contend for the file, each writes for this long before it
-# leaves the lock to a claimant: a hand-over costs a try's wait or two.
+# leaves the lock to a claimant: a hand-over costs a try's wait or two. Only
+# writes back to back count: a pause longer than the gap starts a new share,
+# so a process that writes now and then never gives way.
 WRITE_SHARE_S: Final = 0.01
+STREAK_GAP_S: Final = 0.002
 _COMMITS_WAITING_FOR_DISK: Final = frozenset({"FULL", "EXTRA"})
 
 
@@ -124,8 +127,10 @@ class SqliteWriter:
         self._db = db
         self._checkpointer = checkpointer
         self._claims = claims
-        # Since when this process has been writing while others may wait.
+        # Since when this process has been writing back to back, and when
+        # it last began a transaction.
         self._share_began = 0.0
+        self._last_begin = 0.0
         self._path = path
         self._unavailable = UnavailableAsDependency(path)
         self._timeout_s = busy_timeout_ms / 1000
@@ -170,8 +175,9 @@ class SqliteWriter:
             DependencyUnavailable: another process held the lock for longer
                 than the busy timeout, or the file failed.
         """
+        deadline = time.monotonic() + self._timeout_s
         with self._unavailable:
-            await self._leave_to_claimant()
+            await self._leave_to_claimant(deadline)
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 return
@@ -184,30 +190,36 @@ class SqliteWriter:
                     wait=wait_exponential(
                         multiplier=CLAIM_RETRY_FIRST_S, max=CLAIM_RETRY_MAX_S
                     ),
-                    stop=stop_after_delay(self._timeout_s),
+                    stop=stop_after_delay(max(0.0, deadline - time.monotonic())),
                     reraise=True,
                 ):
                     with attempt:
                         self._claims.claim()
                         self._db.execute("BEGIN IMMEDIATE")
-                self._share_began = time.monotonic()
             finally:
                 self._claims.withdraw()
+            self._share_began = time.monotonic()
 
-    async def _leave_to_claimant(self) -> None:
+    async def _leave_to_claimant(self, deadline: float) -> None:
         # Another process is waiting for the file's write lock: once this
-        # process had its share, leave the lock free until that process got
-        # it, or for the busy timeout at most. The claim is in a shared
-        # file, with no event to wait on: polled.
-        if not self._claims.claimed_by_another():
-            return
+        # process has been writing back to back for its share, leave the
+        # lock free until that process got it (its claim is withdrawn, or
+        # another's took its place), or until the deadline. The claim is in
+        # a shared file, with no event to wait on: polled.
         now = time.monotonic()
+        if now - self._last_begin > STREAK_GAP_S:
+            self._share_began = now
+        self._last_begin = now
         if now - self._share_began < WRITE_SHARE_S:
             return
-        deadline = now + self._timeout_s
-        while self._claims.claimed_by_another() and time.monotonic() < deadline:  # noqa: ASYNC110
+        claimant = self._claims.claimant()
+        if claimant is None:
+            return
+        while self._claims.claimant() == claimant:
+            if time.monotonic() >= deadline:
+                break
             await asyncio.sleep(CLAIM_RETRY_FIRST_S)
-        self._share_began = time.monotonic()
+        self._share_began = self._last_begin = time.monotonic()
 
     def run(self, job: Job[T]) -> T:
         """Run ``job`` on the writer, here and now."""
