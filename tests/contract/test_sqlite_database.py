@@ -13,6 +13,7 @@ import pytest
 
 from nerava.adapters.migrations import Migration, load_migrations
 from nerava.adapters.sqlite import SqliteDatabase
+from nerava.adapters.sqlite.connection import unavailable_as_dependency
 from nerava.adapters.sqlite.migrate import MIGRATIONS_PACKAGE, apply_migrations
 from nerava.adapters.sqlite.writer import CHECKPOINT_EVERY
 from nerava.domain.errors import DependencyUnavailable
@@ -321,3 +322,17 @@ async def test_a_write_that_breaks_a_constraint_fails_keeping_nothing(
 
     async with sqlite_db.unit_of_work(readonly=True) as uow:
         assert await uow.sessions.get("ses_1") is None
+
+
+def test_writing_a_read_only_file_is_unavailable_not_an_error_of_ours(
+    tmp_path: Path,
+) -> None:
+    path = str(tmp_path / "read-only.db")
+    with sqlite3.connect(path) as setup:
+        setup.execute("CREATE TABLE t (a)")
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        with pytest.raises(DependencyUnavailable), unavailable_as_dependency(path):
+            db.execute("INSERT INTO t VALUES (1)")
+    finally:
+        db.close()
