@@ -55,12 +55,7 @@ async def test_a_newcomer_takes_a_free_turn_before_a_woken_waiter_runs() -> None
 
 
 async def test_a_waiter_that_finds_the_turn_taken_is_handed_it_next() -> None:
-    turn = Turn()
-    turn.try_take()
-    first = asyncio.create_task(turn.take(5))
-    await asyncio.sleep(0)
-    second = asyncio.create_task(turn.take(5))
-    await asyncio.sleep(0)
+    turn, first, second = await _held_with_two_waiters()
     turn.give_back()  # wakes the first
     assert turn.try_take()  # a newcomer holds it across the first's wake-up
     await asyncio.sleep(0)
@@ -102,12 +97,7 @@ async def test_a_holder_taking_the_turn_back_at_once_starves_no_waiter() -> None
 
 
 async def test_a_waiter_handed_the_turn_but_cancelled_passes_it_on() -> None:
-    turn = Turn()
-    turn.try_take()
-    first = asyncio.create_task(turn.take(5))
-    await asyncio.sleep(0)
-    second = asyncio.create_task(turn.take(5))
-    await asyncio.sleep(0)
+    turn, first, second = await _held_with_two_waiters()
     turn.give_back()
     turn.try_take()  # the first loses the free turn once ...
     await asyncio.sleep(0)
@@ -129,11 +119,7 @@ async def test_a_waiter_gives_up_after_its_timeout_and_leaves_the_queue() -> Non
 
 
 async def test_a_woken_waiter_cancelled_before_it_ran_passes_the_turn_on() -> None:
-    turn = Turn()
-    turn.try_take()
-    first = asyncio.create_task(turn.take(5))
-    second = asyncio.create_task(turn.take(5))
-    await asyncio.sleep(0)
+    turn, first, second = await _held_with_two_waiters()
     turn.give_back()  # wakes the first ...
     first.cancel()  # ... which is cancelled before it runs
     await asyncio.wait_for(second, 1)  # the second is woken instead
@@ -142,11 +128,7 @@ async def test_a_woken_waiter_cancelled_before_it_ran_passes_the_turn_on() -> No
 
 
 async def test_a_cancelled_waiter_leaves_the_turn_to_the_others() -> None:
-    turn = Turn()
-    turn.try_take()
-    first = asyncio.create_task(turn.take(5))
-    second = asyncio.create_task(turn.take(5))
-    await asyncio.sleep(0)
+    turn, first, second = await _held_with_two_waiters()
     first.cancel()
     await asyncio.sleep(0)
     turn.give_back()
@@ -162,3 +144,16 @@ async def test_without_a_timeout_a_waiter_waits_as_long_as_it_takes() -> None:
     assert not waiter.done()
     turn.give_back()
     await asyncio.wait_for(waiter, 1)
+
+
+Waiter = asyncio.Task[None]
+
+
+async def _held_with_two_waiters() -> tuple[Turn, Waiter, Waiter]:
+    """A held turn with two waiters queued, the first ahead of the second."""
+    turn = Turn()
+    turn.try_take()
+    first = asyncio.create_task(turn.take(5))
+    second = asyncio.create_task(turn.take(5))
+    await asyncio.sleep(0)
+    return turn, first, second

@@ -1,7 +1,7 @@
 """The SQLite database: one writer connection, a few readers, WAL, migrations.
 
-Write units of work take turns on the one writer connection (an
-a ``Turn`` in the process, ``BEGIN IMMEDIATE`` between processes),
+Write units of work take turns on the one writer connection (a ``Turn``
+in the process, ``BEGIN IMMEDIATE`` between processes),
 which runs on the event loop's thread (see ``SqliteWriter`` for why the loop
 still never waits on the disk); read-only ones run on reader connections,
 each on a thread of its own and in a snapshot of its own.
