@@ -17,6 +17,13 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any, TypeVar
 
+from tenacity import (
+    Retrying,
+    retry_if_exception,
+    stop_after_delay,
+    wait_exponential,
+)
+
 from nerava.domain.errors import DependencyUnavailable
 
 __all__ = [
@@ -24,6 +31,7 @@ __all__ = [
     "SqliteConnection",
     "UnavailableAsDependency",
     "connect",
+    "is_busy",
     "rollback",
     "unavailable_as_dependency",
 ]
@@ -114,9 +122,29 @@ def connect(
     if readonly:
         db.execute("PRAGMA query_only = ON")
     else:
-        db.execute("PRAGMA journal_mode = WAL")
+        _switch_to_wal(db, busy_timeout_ms)
         db.execute(f"PRAGMA synchronous = {synchronous}")
     return db
+
+
+def _switch_to_wal(db: sqlite3.Connection, busy_timeout_ms: int) -> None:
+    # Switching a new file to WAL needs it to itself, and SQLite answers
+    # "locked" at once, without its busy handler, while another connection
+    # is doing the same: tried again within the busy timeout.
+    for attempt in Retrying(
+        retry=retry_if_exception(is_busy),
+        wait=wait_exponential(multiplier=0.001, max=0.05),
+        stop=stop_after_delay(busy_timeout_ms / 1000),
+        reraise=True,
+    ):
+        with attempt:
+            db.execute("PRAGMA journal_mode = WAL")
+
+
+def is_busy(exc: BaseException) -> bool:
+    """Whether a failure is another connection's lock."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF == sqlite3.SQLITE_BUSY
 
 
 def rollback(db: sqlite3.Connection) -> None:

@@ -45,6 +45,7 @@ from nerava.adapters.sqlite.connection import (
     Job,
     SqliteConnection,
     UnavailableAsDependency,
+    is_busy,
     rollback,
 )
 from nerava.adapters.sqlite.turn import Turn
@@ -77,11 +78,6 @@ CLAIM_RETRY_MAX_S: Final = min(0.005, CLAIM_FOR_S / 2)
 WRITE_SHARE_S: Final = 0.01
 STREAK_GAP_S: Final = 0.002
 _COMMITS_WAITING_FOR_DISK: Final = frozenset({"FULL", "EXTRA"})
-
-
-def _is_busy(exc: BaseException) -> bool:
-    code = getattr(exc, "sqlite_errorcode", None)
-    return code is not None and code & 0xFF == sqlite3.SQLITE_BUSY
 
 
 def _execute(db: sqlite3.Connection, statement: str) -> None:
@@ -182,11 +178,11 @@ class SqliteWriter:
                 self._db.execute("BEGIN IMMEDIATE")
                 return
             except sqlite3.OperationalError as exc:
-                if not _is_busy(exc):
+                if not is_busy(exc):
                     raise
             try:
                 async for attempt in AsyncRetrying(
-                    retry=retry_if_exception(_is_busy),
+                    retry=retry_if_exception(is_busy),
                     wait=wait_exponential(
                         multiplier=CLAIM_RETRY_FIRST_S, max=CLAIM_RETRY_MAX_S
                     ),
